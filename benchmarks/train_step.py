@@ -1,0 +1,152 @@
+"""Steps/s and peak memory: one-step vs alternating vs the arithmetic floor.
+
+Run: `python benchmarks/train_step.py` (add `--sizes 32` or `--steps 10`
+for a quicker look). Each variant runs in its own process, on the same
+DCGAN pair and batch, side by side in one run; the table prints ratios.
+
+- onestep:      `OneStepGAN` with its default formulation for the loss;
+- alternating:  `AlternatingGAN` (a D step, then a G step);
+- floor:        one plain Keras `fit` step of a model that runs G once, D on
+                the real and the fake batch, and one backward pass over all
+                weights: the least a simultaneous GAN step can cost.
+Extra rows show the other exact formulations (`literal` is Su's formula).
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+VARIANTS = ("floor", "alternating", "onestep", "literal", "frozen")
+
+
+def run_variant(variant, image_size, xla, steps, batch_size, loss):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import kgan
+    from kgan.training import AlternatingGAN, OneStepGAN
+
+    keras.utils.set_random_seed(0)
+    z_dim = 128
+    g = kgan.models.dcgan_generator(image_size, channels=3, z_dim=z_dim)
+    d = kgan.models.dcgan_discriminator(image_size, channels=3)
+    images = np.random.uniform(-1, 1, (batch_size, image_size, image_size, 3))
+    images = images.astype("float32")
+    jit = "auto" if xla == "auto" else xla == "on"
+
+    def optimizer():
+        return keras.optimizers.RMSprop(1e-4, rho=0.99)
+
+    if variant == "floor":
+        z_in = keras.Input((z_dim,))
+        x_in = keras.Input(images.shape[1:])
+        scores = keras.layers.Concatenate(axis=0)([d(g(z_in)), d(x_in)])
+        model = keras.Model([z_in, x_in], scores)
+        model.compile(optimizer(), loss="mse", jit_compile=jit)
+        z = np.random.normal(size=(batch_size, z_dim)).astype("float32")
+        x_data = (z, images)
+        target = np.zeros((2 * batch_size, 1), "float32")
+        data = tf.data.Dataset.from_tensors((x_data, target)).repeat()
+    elif variant == "alternating":
+        model = AlternatingGAN(g, d, loss=loss)
+        model.compile(optimizer(), optimizer(), jit_compile=jit)
+        data = tf.data.Dataset.from_tensors(images).repeat()
+    else:
+        formulation = "auto" if variant == "onestep" else variant
+        model = OneStepGAN(g, d, loss=loss, formulation=formulation)
+        model.compile(optimizer(), jit_compile=jit)
+        data = tf.data.Dataset.from_tensors(images).repeat()
+    rss_before = _rss_mib()
+    model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace, warm up
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    formulation = getattr(model, "active_formulation", "-")
+    return {
+        "steps_per_s": steps / seconds,
+        "peak_mib": _peak_rss_mib() - rss_before,
+        "formulation": formulation,
+        "jit_compile": str(model.jit_compile),
+    }
+
+
+def _rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--xla", nargs="+", default=["auto", "off", "on"])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--loss", default="hinge")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        variant, size, xla = args.child.split(",")
+        result = run_variant(
+            variant, int(size), xla, args.steps, args.batch_size, args.loss
+        )
+        print("RESULT " + json.dumps(result))
+        return
+
+    print(
+        f"DCGAN pair, batch {args.batch_size}, loss {args.loss}, "
+        f"{args.steps} timed steps, RMSprop; CPU threads: {os.cpu_count()}"
+    )
+    header = (
+        f"{'px':>4} {'xla':>4} {'variant':>12} {'formulation':>11} "
+        f"{'steps/s':>8} {'x floor time':>12} {'vs alt speed':>12} "
+        f"{'peak MiB':>9} {'vs alt mem':>10}"
+    )
+    print(header)
+    for size in args.sizes:
+        for xla in args.xla:
+            rows = {v: _child(v, size, xla, args) for v in args.variants}
+            floor, alt = rows.get("floor"), rows.get("alternating")
+            for variant, r in rows.items():
+                time_ratio = (
+                    floor["steps_per_s"] / r["steps_per_s"] if floor else None
+                )
+                speed = r["steps_per_s"] / alt["steps_per_s"] if alt else None
+                mem = r["peak_mib"] / alt["peak_mib"] if alt else None
+                print(
+                    f"{size:>4} {xla:>4} {variant:>12} {r['formulation']:>11} "
+                    f"{r['steps_per_s']:>8.2f} {_fmt(time_ratio):>12} "
+                    f"{_fmt(speed):>12} {r['peak_mib']:>9.0f} {_fmt(mem):>10}",
+                    flush=True,
+                )
+
+
+def _child(variant, size, xla, args):
+    cmd = [
+        sys.executable, __file__, "--child", f"{variant},{size},{xla}",
+        "--steps", str(args.steps), "--batch-size", str(args.batch_size),
+        "--loss", args.loss,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(f"{variant} {size}px xla={xla} failed:\n{out.stderr}")
+
+
+def _fmt(x):
+    return "-" if x is None else f"{x:.2f}x"
+
+
+if __name__ == "__main__":
+    main()

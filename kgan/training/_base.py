@@ -1,0 +1,339 @@
+"""What every kgan trainer shares: data, noise, scores, checks and metrics.
+
+A trainer is a `keras.Model` that owns a generator and a discriminator, both
+ordinary Keras models. The batch a trainer sees is `images` or
+`(images, labels)`; the latent noise is Gaussian (SPEC: `z ~ N(0, I)`) and is
+drawn inside the step from a seeded `keras.random.SeedGenerator`.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kgan import losses as kgan_losses
+
+
+class GANTrainer(keras.Model):
+    """Base class of the kgan trainers (not used directly).
+
+    Args:
+        generator: a Keras model mapping `z` (or `[z, labels]`) to images.
+        discriminator: a Keras model mapping images (or `[images, labels]`)
+            to scores of shape `(batch, 1)` or `(batch, z_dim)`; a vector
+            score is averaged over its last axis (O-GAN's `avg(e(x))`).
+        loss: an adversarial loss name (`"hinge"`, `"ns"`, `"wgan"`, ...),
+            a `kgan.losses.AdversarialLoss` or a `(d_loss, g_loss)` pair.
+        regularizers: penalties from `kgan.losses` (gradient penalty, R1,
+            WGAN-div on the discriminator; orthogonal regularisation on the
+            generator).
+        instance_noise: an optional `kgan.losses.InstanceNoise` schedule added
+            to every discriminator input.
+        seed: seed of the noise generator.
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        loss="hinge",
+        regularizers=(),
+        instance_noise=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.adversarial_loss = kgan_losses.get_loss(loss)
+        self.regularizers = list(regularizers)
+        self.instance_noise = instance_noise
+        self.seed = seed
+        self.conditional = len(generator.inputs) == 2
+        self.z_dim = int(generator.inputs[0].shape[-1])
+        self.image_shape = tuple(generator.outputs[0].shape[1:])
+        self._check_discriminator()
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = keras.metrics.Mean(name="real_score")
+        self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+
+    # -- checks -----------------------------------------------------------
+    def _check_discriminator(self):
+        if self.conditional != (len(self.discriminator.inputs) == 2):
+            raise ValueError(
+                "The generator and discriminator must both be "
+                "class-conditional (two inputs) or both unconditional. "
+                f"Received: generator inputs={len(self.generator.inputs)}, "
+                f"discriminator inputs={len(self.discriminator.inputs)}."
+            )
+        d_in = tuple(self.discriminator.inputs[0].shape[1:])
+        if d_in != self.image_shape:
+            raise ValueError(
+                f"The generator makes images of shape {self.image_shape} but "
+                f"the discriminator takes {d_in}. Build both for the same "
+                "`image_size` and `channels`."
+            )
+        out = tuple(self.discriminator.outputs[0].shape[1:])
+        if out not in ((1,), (self.z_dim,)):
+            raise ValueError(
+                "The discriminator must output scores of shape (batch, 1), or "
+                f"(batch, z_dim={self.z_dim}) for O-GAN. Received: output "
+                f"shape (batch,) + {out}."
+            )
+
+    def check_images(self, images):
+        """Fails early, with the fix, on images of the wrong shape or range."""
+        images = np.asarray(images)
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"The data has images of shape {tuple(images.shape[1:])} but "
+                f"the generator makes {self.image_shape}. Resize or pad the "
+                "data (MNIST: pad 28x28 to 32x32) or build the models for the "
+                "data's size."
+            )
+        low, high = float(images.min()), float(images.max())
+        if low < -1.0 - 1e-3 or high > 1.0 + 1e-3:
+            raise ValueError(
+                "Images must be scaled into [-1, 1] (`x / 255 * 2 - 1`) to "
+                "match the generator's tanh output. Received values in "
+                f"[{low:g}, {high:g}]."
+            )
+
+    def fit(self, x=None, y=None, **kwargs):
+        """`keras.Model.fit`, after a quick check of the first batch.
+
+        `x` is an array of images in [-1, 1] (with `y` the integer labels of
+        a class-conditional GAN), or a `tf.data.Dataset` of `images` or
+        `(images, labels)`.
+        """
+        first = _first_images(x)
+        if first is not None:
+            self.check_images(first)
+        if self.conditional and y is None and not _yields_pairs(x):
+            raise ValueError(
+                "This GAN is class-conditional: pass labels, "
+                "`fit(images, labels)` or a dataset of (images, labels)."
+            )
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        if not any(isinstance(c, StopOnNaN) for c in callbacks):
+            callbacks.append(StopOnNaN())
+        return super().fit(x, y, callbacks=callbacks, **kwargs)
+
+    # -- pieces of the forward pass -----------------------------------------
+    def unpack(self, data):
+        """`data` is `images`, `(images,)` or `(images, labels)`."""
+        if isinstance(data, (tuple, list)):
+            images = data[0]
+            labels = data[1] if len(data) > 1 else None
+        else:
+            images, labels = data, None
+        if self.conditional and labels is None:
+            raise ValueError(
+                "This GAN is class-conditional but the batch has no labels. "
+                "Feed (images, labels)."
+            )
+        return images, labels
+
+    def sample_z(self, batch_size):
+        return keras.random.normal(
+            (batch_size, self.z_dim), seed=self.seed_generator
+        )
+
+    def generate(self, z, labels, training):
+        inputs = [z, labels] if self.conditional else z
+        return self.generator(inputs, training=training)
+
+    def noisy(self, images):
+        """Adds the annealed instance noise, if any, to a D input."""
+        if self.instance_noise is None:
+            return images
+        return self.instance_noise(images, self._step(), self.seed_generator)
+
+    def d_outputs(self, images, labels, training=True):
+        """Raw discriminator outputs `(batch, k)`."""
+        inputs = [images, labels] if self.conditional else images
+        return self.discriminator(inputs, training=training)
+
+    def d_scores(self, images, labels, training=True):
+        """Discriminator scores `(batch,)` in float32."""
+        return reduce_scores(self.d_outputs(images, labels, training))
+
+    def frozen_d_outputs(self, images, labels):
+        """D(images) with stop-gradient weights: gradients reach images only.
+
+        The state updates of this pass (BN statistics, spectral-norm vectors)
+        are dropped: the discriminator's own passes already made them.
+        """
+        d = self.discriminator
+        trainable = [ops.stop_gradient(v.value) for v in d.trainable_variables]
+        non_trainable = [v.value for v in d.non_trainable_variables]
+        inputs = [images, labels] if self.conditional else images
+        outputs, _ = d.stateless_call(
+            trainable, non_trainable, inputs, training=True
+        )
+        return outputs
+
+    def score_fn(self, labels):
+        """`images -> scores` for the penalties, labels bound."""
+        return lambda images: self.d_scores(images, labels, training=True)
+
+    def penalties(self, real_images, fake_images, labels):
+        """Sum of the discriminator-side regularisers (fakes carry no grad)."""
+        total = 0.0
+        fake_images = ops.stop_gradient(fake_images)
+        for reg in self.regularizers:
+            if getattr(reg, "target", "discriminator") == "discriminator":
+                total += reg(
+                    self.score_fn(labels),
+                    real_images,
+                    fake_images,
+                    seed_generator=self.seed_generator,
+                )
+        return total
+
+    def generator_penalties(self):
+        total = 0.0
+        for reg in self.regularizers:
+            if getattr(reg, "target", None) == "generator":
+                total += reg(generator_kernels(self.generator))
+        return total
+
+    def _step(self):
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None:
+            return ops.zeros((), "int64")
+        return optimizer.iterations
+
+    def update_trackers(self, d_loss, g_loss, real_scores, fake_scores):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.real_score_tracker.update_state(ops.mean(real_scores))
+        self.fake_score_tracker.update_state(ops.mean(fake_scores))
+
+    def call(self, inputs, training=False):
+        """Samples images: `trainer(z)` or `trainer([z, labels])`."""
+        return self.generator(inputs, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.saving.serialize_keras_object(
+                    self.generator
+                ),
+                "discriminator": keras.saving.serialize_keras_object(
+                    self.discriminator
+                ),
+                "loss": keras.saving.serialize_keras_object(
+                    self.adversarial_loss
+                ),
+                "regularizers": [
+                    keras.saving.serialize_keras_object(r)
+                    for r in self.regularizers
+                ],
+                "instance_noise": keras.saving.serialize_keras_object(
+                    self.instance_noise
+                ),
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator", "loss", "instance_noise"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        config["regularizers"] = [
+            keras.saving.deserialize_keras_object(r, custom_objects)
+            for r in config["regularizers"]
+        ]
+        return cls(**config)
+
+
+def reduce_scores(outputs):
+    """(batch, k) discriminator outputs -> (batch,) float32 scores."""
+    return ops.mean(ops.cast(outputs, "float32"), axis=-1)
+
+
+def generator_kernels(generator):
+    """The generator's conv / dense kernels (for orthogonal regularisation)."""
+    return [
+        v
+        for v in generator.trainable_variables
+        if len(v.shape) >= 2 and "embedding" not in v.path
+    ]
+
+
+def scale_for_replicas(loss):
+    """Divides by the replica count under `tf.distribute`, as Keras does.
+
+    Optimizers sum gradients across replicas, so a per-replica mean loss
+    must be scaled by `1 / num_replicas` for the global step to match one
+    device with the same global batch.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss / replicas
+
+
+def _first_images(x):
+    """The first batch of images of an array or dataset, else None."""
+    if x is None:
+        return None
+    if isinstance(x, np.ndarray):
+        return x[: min(len(x), 256)]
+    take = getattr(x, "take", None)
+    if take is None:
+        return None
+    try:
+        element = next(iter(x.take(1)))
+    except (StopIteration, TypeError):
+        return None
+    if isinstance(element, (tuple, list)):
+        element = element[0]
+    return keras.ops.convert_to_numpy(element)
+
+
+def _yields_pairs(x):
+    spec = getattr(x, "element_spec", None)
+    return isinstance(spec, (tuple, list)) and len(spec) >= 2
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops `fit` when a loss turns NaN or infinite, and says why.
+
+    Keras' `TerminateOnNaN` watches `loss` only; this watches every loss the
+    trainer reports and names the fixes that usually help.
+    """
+
+    def __init__(self, checkpoint_hint=None):
+        super().__init__()
+        self.checkpoint_hint = checkpoint_hint
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        bad = [
+            k
+            for k, v in logs.items()
+            if k.endswith("loss") and not np.isfinite(float(v))
+        ]
+        if not bad:
+            return
+        self.model.stop_training = True
+        message = (
+            f"kgan: training stopped at batch {batch}: {', '.join(bad)} "
+            "became NaN or infinite. Lower the learning rate, check that "
+            "the images are in [-1, 1], or add a gradient penalty / "
+            "spectral normalisation to the discriminator."
+        )
+        if self.checkpoint_hint:
+            message += f" The last good checkpoint is {self.checkpoint_hint}."
+        print(message)
+        self.nan_message = message
