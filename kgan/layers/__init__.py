@@ -1,0 +1,34 @@
+"""kgan.layers: GAN layers for any Keras 3 model.
+
+Spectral normalisation is Keras' own `keras.layers.SpectralNormalization`.
+"""
+
+from kgan.layers.adaptive_instance_normalization import (
+    AdaptiveInstanceNormalization,
+)
+from kgan.layers.conditional_batch_normalization import (
+    ConditionalBatchNormalization,
+)
+from kgan.layers.latent_average import LatentAverage
+from kgan.layers.latent_split import LatentSplit
+from kgan.layers.learned_constant import LearnedConstant
+from kgan.layers.minibatch_standard_deviation import MinibatchStandardDeviation
+from kgan.layers.noise_injection import NoiseInjection
+from kgan.layers.pixel_normalization import PixelNormalization
+from kgan.layers.self_attention_2d import SelfAttention2D
+from kgan.layers.self_modulated_batch_normalization import (
+    SelfModulatedBatchNormalization,
+)
+
+__all__ = [
+    "AdaptiveInstanceNormalization",
+    "ConditionalBatchNormalization",
+    "LatentAverage",
+    "LatentSplit",
+    "LearnedConstant",
+    "MinibatchStandardDeviation",
+    "NoiseInjection",
+    "PixelNormalization",
+    "SelfAttention2D",
+    "SelfModulatedBatchNormalization",
+]

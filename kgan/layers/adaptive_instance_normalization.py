@@ -1,0 +1,113 @@
+"""Adaptive instance normalization (AdaIN), the StyleGAN-form modulation."""
+
+import keras
+from keras import ops
+
+from kgan.layers.conditional_batch_normalization import (
+    _ConditionalNormalization,
+)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class AdaptiveInstanceNormalization(_ConditionalNormalization):
+    """Instance normalization whose scale and shift come from a style.
+
+    Unlike conditional BN, the statistics are per sample and channel over
+    the spatial axes only (no batch statistics, no moving averages), and
+    the style sets them: `outputs = gamma_c * (x - mu_{n,c}) /
+    sqrt(var_{n,c} + epsilon) + beta_c`. Call forms:
+
+    - `[x, style]`: learned affine projections of a `(batch, d)` style,
+      `gamma = style W_g + b_g` with `b_g` initialised to ones (StyleGAN's
+      style bias, so gamma is predicted directly, starting near 1) and
+      `beta = style W_b + b_b` with `b_b` initialised to zeros.
+    - `[x, beta, gamma]`: externally supplied `(batch, channels)` tensors;
+      gamma is used as given.
+
+    The statistics are computed in float32 under mixed precision.
+
+    Args:
+        axis: the channel axis of x (channels-last: -1).
+        epsilon: small float added to the variance.
+        kernel_initializer: initializer of `W_g` and `W_b`.
+        **kwargs: base layer keyword arguments (e.g. `name`, `dtype`).
+
+    Call arguments:
+        inputs: `[x, style]` or `[x, beta, gamma]`; x has rank >= 3,
+            `(batch, spatial..., channels)`.
+        training: unused (AdaIN behaves the same in training and
+            inference); accepted for a uniform call signature.
+
+    Example:
+
+    >>> x = np.random.normal(size=(4, 8, 8, 16)).astype("float32")
+    >>> style = np.random.normal(size=(4, 64)).astype("float32")
+    >>> adain = AdaptiveInstanceNormalization()
+    >>> adain([x, style]).shape
+    (4, 8, 8, 16)
+
+    Reference:
+
+    - [Huang & Belongie, 2017](https://arxiv.org/abs/1703.06868)
+    - [Karras et al., 2019 (StyleGAN)](https://arxiv.org/abs/1812.04948)
+    - [Su, from DCGAN to SELF-MOD](https://kexue.fm/archives/6549)
+
+    Tested on the TensorFlow backend.
+    """
+
+    call_forms = "[x, style] or [x, beta, gamma]"
+    min_rank = 3
+
+    def __init__(
+        self,
+        axis=-1,
+        epsilon=1e-5,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(axis=axis, epsilon=epsilon, **kwargs)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        x_shape, condition_shapes = self._split_input_shape(input_shape)
+        if len(condition_shapes) == 2:
+            self._check_beta_gamma(condition_shapes, x_shape)
+        else:
+            dim = self._check_condition("style", condition_shapes[0], x_shape)
+            self.gamma_kernel, self.gamma_bias = self._add_projection(
+                "gamma", dim, self.channels, self.kernel_initializer, "ones"
+            )
+            self.beta_kernel, self.beta_bias = self._add_projection(
+                "beta", dim, self.channels, self.kernel_initializer, "zeros"
+            )
+        self._spatial_axes = [
+            i for i in range(1, len(x_shape)) if i != self._axis
+        ]
+
+    def call(self, inputs, training=None):
+        x, condition = self._split_inputs(inputs)
+        if len(condition) == 2:
+            beta, gamma = condition
+        else:
+            style = condition[0]
+            beta = ops.matmul(style, self.beta_kernel) + self.beta_bias
+            gamma = ops.matmul(style, self.gamma_kernel) + self.gamma_bias
+        # float16 variances of activations overflow or lose precision.
+        x = ops.cast(x, "float32")
+        mean, variance = ops.moments(x, self._spatial_axes, keepdims=True)
+        h = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        return self._modulate(h, beta, gamma)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+        }
+        return {**base_config, **config}
