@@ -1,0 +1,21 @@
+"""kgan.models: Functional-API builders of generators and discriminators.
+
+Every builder returns a plain `keras.Model`; depth follows `image_size`
+(Su's rule: 4x4 doubled `log2(image_size) - 2` times).
+"""
+
+from kgan.models._common import ALLOWED_IMAGE_SIZES
+from kgan.models.dcgan import dcgan_discriminator, dcgan_generator
+from kgan.models.resnet import resnet_discriminator, resnet_generator
+from kgan.models.self_modulated import selfmod_generator
+from kgan.models.stylegan import stylegan_generator
+
+__all__ = [
+    "ALLOWED_IMAGE_SIZES",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "resnet_discriminator",
+    "resnet_generator",
+    "selfmod_generator",
+    "stylegan_generator",
+]
