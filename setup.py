@@ -20,6 +20,7 @@ EXTRAS = {
         "nbclient>=0.7",
         "nbformat>=5",
         "ipykernel>=6",
+        "jax>=0.4.30",
     ],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})

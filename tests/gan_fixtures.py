@@ -11,10 +11,12 @@ def mlp_generator(z_dim=4, out_dim=2, hidden=16, batch_norm=False, seed=0):
     if batch_norm:
         x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
-    x = layers.Dense(hidden, activation="relu",
-                     kernel_initializer=_init(seed + 1))(x)
-    x = layers.Dense(out_dim, activation="tanh",
-                     kernel_initializer=_init(seed + 2))(x)
+    x = layers.Dense(
+        hidden, activation="relu", kernel_initializer=_init(seed + 1)
+    )(x)
+    x = layers.Dense(
+        out_dim, activation="tanh", kernel_initializer=_init(seed + 2)
+    )(x)
     return keras.Model(z, x, name="mlp_generator")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 
 def _random_inputs(input_specs, seed=0):
-    """`input_specs`: list of (shape, dtype[, high]) with the batch axis first."""
+    """`input_specs`: (shape, dtype[, high]) per input, batch axis first."""
     rng = np.random.default_rng(seed)
     arrays = []
     for spec in input_specs:
@@ -88,8 +88,7 @@ def run_layer_check(
 
     if expected_num_trainable_weights is not None:
         assert (
-            len(eager_layer.trainable_weights)
-            == expected_num_trainable_weights
+            len(eager_layer.trainable_weights) == expected_num_trainable_weights
         ), [w.path for w in eager_layer.trainable_weights]
     if expected_num_non_trainable_weights is not None:
         assert (
@@ -115,7 +114,10 @@ def run_layer_check(
         model.compile(optimizer="sgd", loss="mse")
         target = np.zeros(expected_output_shape, "float32")
         history = model.fit(
-            _as_call_input(values), target, epochs=1, verbose=0,
+            _as_call_input(values),
+            target,
+            epochs=1,
+            verbose=0,
             batch_size=expected_output_shape[0],
         )
         assert np.isfinite(history.history["loss"][0])

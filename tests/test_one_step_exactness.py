@@ -87,8 +87,9 @@ def test_gradients_equal_separately_taped_losses(
 ):
     g = mlp_generator(batch_norm=True)
     d = mlp_discriminator(norm=norm)
-    gan = OneStepGAN(g, d, loss=loss, g_weight=g_weight,
-                     formulation=formulation, seed=3)
+    gan = OneStepGAN(
+        g, d, loss=loss, g_weight=g_weight, formulation=formulation, seed=3
+    )
     data = np.random.default_rng(0).uniform(-1, 1, (16, 2)).astype("float32")
     snapshot = _snapshot([g, d])
     z, grads = _single_loss_grads(gan, data)
@@ -103,8 +104,12 @@ def test_gradients_equal_separately_taped_losses(
 
 
 def test_reversal_rejects_a_loss_that_is_not_zero_sum():
-    gan = OneStepGAN(mlp_generator(), mlp_discriminator(), loss="hinge",
-                     formulation="reversal")
+    gan = OneStepGAN(
+        mlp_generator(),
+        mlp_discriminator(),
+        loss="hinge",
+        formulation="reversal",
+    )
     with pytest.raises(ValueError, match="zero-sum"):
         gan.active_formulation
 

@@ -57,6 +57,9 @@ class GANTrainer(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        # Both networks are built models, so the trainer is built too (which
+        # `BackupAndRestore` requires before `fit`).
+        self.built = True
 
     # -- checks -----------------------------------------------------------
     def _check_discriminator(self):
@@ -115,6 +118,8 @@ class GANTrainer(keras.Model):
                 "This GAN is class-conditional: pass labels, "
                 "`fit(images, labels)` or a dataset of (images, labels)."
             )
+        if hasattr(x, "element_spec"):  # a dataset shuffles itself
+            kwargs.setdefault("shuffle", False)
         callbacks = list(kwargs.pop("callbacks", None) or [])
         if not any(isinstance(c, StopOnNaN) for c in callbacks):
             callbacks.append(StopOnNaN())
@@ -136,9 +141,18 @@ class GANTrainer(keras.Model):
         return images, labels
 
     def sample_z(self, batch_size):
-        return keras.random.normal(
-            (batch_size, self.z_dim), seed=self.seed_generator
+        replicas, replica = _replica_info()
+        if replicas == 1:
+            return keras.random.normal(
+                (batch_size, self.z_dim), seed=self.seed_generator
+            )
+        # Under tf.distribute every replica holds the same generator state:
+        # each draws the whole global batch of z and keeps its own slice, or
+        # all replicas would train on the same noise.
+        z = keras.random.normal(
+            (replicas * batch_size, self.z_dim), seed=self.seed_generator
         )
+        return ops.slice(z, [replica * batch_size, 0], [batch_size, self.z_dim])
 
     def generate(self, z, labels, training):
         inputs = [z, labels] if self.conditional else z
@@ -148,7 +162,9 @@ class GANTrainer(keras.Model):
         """Adds the annealed instance noise, if any, to a D input."""
         if self.instance_noise is None:
             return images
-        return self.instance_noise(images, self._step(), self.seed_generator)
+        return self.instance_noise(
+            images, self.current_step(), self.seed_generator
+        )
 
     def d_outputs(self, images, labels, training=True):
         """Raw discriminator outputs `(batch, k)`."""
@@ -199,7 +215,8 @@ class GANTrainer(keras.Model):
                 total += reg(generator_kernels(self.generator))
         return total
 
-    def _step(self):
+    def current_step(self):
+        """Training steps done so far (the optimizer's iteration count)."""
         optimizer = getattr(self, "optimizer", None)
         if optimizer is None:
             return ops.zeros((), "int64")
@@ -214,6 +231,19 @@ class GANTrainer(keras.Model):
     def call(self, inputs, training=False):
         """Samples images: `trainer(z)` or `trainer([z, labels])`."""
         return self.generator(inputs, training=training)
+
+    # The noise generator's state is saved with the weights, so a reloaded
+    # trainer draws the same z as the one that was saved.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        if "seed_state" in store.keys():
+            self.seed_generator.state.assign(store["seed_state"])
+        super().load_own_variables(
+            {k: store[k] for k in store.keys() if k != "seed_state"}
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -281,6 +311,18 @@ def scale_for_replicas(loss):
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss if replicas == 1 else loss / replicas
+
+
+def _replica_info():
+    """(replica count, this replica's index) under tf.distribute."""
+    if keras.backend.backend() != "tensorflow":
+        return 1, 0
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 1, 0
+    return context.num_replicas_in_sync, context.replica_id_in_sync_group
 
 
 def _first_images(x):

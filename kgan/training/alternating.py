@@ -40,11 +40,14 @@ class AlternatingGAN(GANTrainer):
         https://arxiv.org/abs/1701.07875.
     """
 
-    def __init__(self, generator, discriminator, loss="hinge", d_steps=1,
-                 **kwargs):
+    def __init__(
+        self, generator, discriminator, loss="hinge", d_steps=1, **kwargs
+    ):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
-        if isinstance(d_steps, bool) or not isinstance(d_steps, int) or (
-            d_steps < 1
+        if (
+            isinstance(d_steps, bool)
+            or not isinstance(d_steps, int)
+            or (d_steps < 1)
         ):
             raise ValueError(
                 f"`d_steps` must be a positive integer. Received: "
@@ -91,15 +94,21 @@ class AlternatingGAN(GANTrainer):
             fake = self.generate(self.sample_z(batch), labels, training=True)
             # Only G's weights are differentiated: D runs as usual.
             g_fake_scores = self.d_scores(self.noisy(fake), labels)
-            g_loss = self.adversarial_loss.g_loss(
-                ops.stop_gradient(real_scores), g_fake_scores
-            ) + self.generator_penalties()
+            g_loss = (
+                self.adversarial_loss.g_loss(
+                    ops.stop_gradient(real_scores), g_fake_scores
+                )
+                + self.generator_penalties()
+            )
             scaled = self.g_optimizer.scale_loss(scale_for_replicas(g_loss))
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
 
         self.update_trackers(d_loss, g_loss, real_scores, fake_scores)
         return self.get_metrics_result()
+
+    def current_step(self):
+        return self.g_optimizer.iterations
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,8 @@
 Su's post (https://kexue.fm/archives/6387) folds the discriminator and
 generator updates into a single loss with `stop_gradient`:
 
-    L = d_loss(D(x), D(sg(G(z)))) + lambda * [g_loss(D(G(z))) - g_loss(D(sg(G(z))))]
+    L = d_loss(D(x), D(sg(G(z))))
+        + lambda * [g_loss(D(G(z))) - g_loss(D(sg(G(z))))]
 
 The bracket is zero in value; it carries only its gradient, which reaches
 the generator alone (the discriminator's parts of its two terms cancel). One
@@ -168,7 +169,10 @@ class OneStepGAN(GANTrainer):
             g_zero = g_loss - self.g_loss_of(out, out["fake_scores"])
             total = d_loss + self.g_weight * g_zero + shared
         else:
-            total = d_loss + self.g_weight * g_loss + shared
+            # Gradient of lambda * g_loss, value 0: the reported loss is the
+            # value of Su's single loss whatever the formulation.
+            g_zero = g_loss - ops.stop_gradient(g_loss)
+            total = d_loss + self.g_weight * g_zero + shared
         self.update_trackers(
             d_loss, g_loss, out["real_scores"], out["fake_scores"]
         )
@@ -177,9 +181,12 @@ class OneStepGAN(GANTrainer):
     def g_loss_of(self, out, fake_scores=None):
         if fake_scores is None:
             fake_scores = out["fake_scores"]
-        return self.adversarial_loss.g_loss(
-            ops.stop_gradient(out["real_scores"]), fake_scores
-        ) + self.generator_penalties()
+        return (
+            self.adversarial_loss.g_loss(
+                ops.stop_gradient(out["real_scores"]), fake_scores
+            )
+            + self.generator_penalties()
+        )
 
     def shared_loss_of(self, out):
         """A term whose gradient both networks take in full (O-GAN's
@@ -212,11 +219,15 @@ class OneStepGAN(GANTrainer):
             )
         grads = tape.gradient(d_total, d_vars) + tape.gradient(g_total, g_vars)
         del tape
-        self.optimizer.apply_gradients(zip(grads, d_vars + g_vars))
+        # Keras builds (and reloads) the optimizer's slots in the order of
+        # `self.trainable_variables`: keep it, so a saved trainer resumes.
+        by_var = {id(v): g for v, g in zip(d_vars + g_vars, grads)}
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients([(by_var[id(v)], v) for v in variables])
         self.update_trackers(
             d_loss, g_loss, out["real_scores"], out["fake_scores"]
         )
-        self._loss_tracker.update_state(d_loss + self.g_weight * g_loss + shared)
+        self._loss_tracker.update_state(d_loss + shared)
         return self.get_metrics_result()
 
     def get_config(self):
