@@ -11,6 +11,10 @@ import numpy as np
 from keras import ops
 
 from kgan import losses as kgan_losses
+from kgan.training.optimizers import (
+    generator_ema_optimizer,
+    swapped_ema_weights,
+)
 
 
 class GANTrainer(keras.Model):
@@ -125,6 +129,25 @@ class GANTrainer(keras.Model):
             callbacks.append(StopOnNaN())
         return super().fit(x, y, callbacks=callbacks, **kwargs)
 
+    def ema_weights(self):
+        """Context manager: the generator holds its EMA weights inside.
+
+        With `compile(..., ema_momentum=m)`, sample from the averaged weights
+        during training: `with gan.ema_weights(): gan.generator.predict(z)`.
+        (After `fit`, Keras has already written the EMA into the generator.)
+        A no-op without EMA.
+        """
+        optimizer = self.generator_optimizer()
+        ema = generator_ema_optimizer(optimizer)
+        if ema is None:
+            return swapped_ema_weights(None, [])
+        if ema is optimizer:  # one optimizer averages every variable
+            return swapped_ema_weights(ema, self.trainable_variables)
+        return swapped_ema_weights(ema, self.generator.trainable_variables)
+
+    def generator_optimizer(self):
+        return getattr(self, "optimizer", None)
+
     # -- pieces of the forward pass -----------------------------------------
     def unpack(self, data):
         """`data` is `images`, `(images,)` or `(images, labels)`."""
@@ -231,6 +254,14 @@ class GANTrainer(keras.Model):
     def call(self, inputs, training=False):
         """Samples images: `trainer(z)` or `trainer([z, labels])`."""
         return self.generator(inputs, training=training)
+
+    def compile_from_config(self, config):
+        """Recompiles a reloaded trainer (Keras skips a custom `compile`)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None:  # create its slots, so they load
+            optimizer.build(self.trainable_variables)
 
     # The noise generator's state is saved with the weights, so a reloaded
     # trainer draws the same z as the one that was saved.

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from kgan.training._base import GANTrainer, scale_for_replicas
+from kgan.training.optimizers import generator_ema_optimizer
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -106,6 +107,34 @@ class AlternatingGAN(GANTrainer):
 
         self.update_trackers(d_loss, g_loss, real_scores, fake_scores)
         return self.get_metrics_result()
+
+    @property
+    def metrics(self):
+        # Two losses, no single one: leave Keras' "loss" tracker out.
+        return [m for m in super().metrics if m is not self._loss_tracker]
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        config.pop("optimizer", None)
+        config["d_optimizer"] = keras.optimizers.serialize(self.d_optimizer)
+        config["g_optimizer"] = keras.optimizers.serialize(self.g_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+
+    def generator_optimizer(self):
+        return self.g_optimizer
+
+    def fit(self, *args, **kwargs):
+        history = super().fit(*args, **kwargs)
+        # Keras finalises only `model.optimizer`; do the same for G's EMA so
+        # both trainers end `fit` with the averaged generator.
+        ema = generator_ema_optimizer(self.g_optimizer)
+        if ema is not None:
+            ema.finalize_variable_values(self.generator.trainable_variables)
+        return history
 
     def current_step(self):
         return self.g_optimizer.iterations

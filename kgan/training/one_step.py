@@ -28,6 +28,7 @@ import keras
 from keras import ops
 
 from kgan.training._base import GANTrainer, reduce_scores, scale_for_replicas
+from kgan.training.optimizers import bind_generator, split_optimizer
 
 FORMULATIONS = ("auto", "reversal", "fused", "frozen", "literal")
 
@@ -87,6 +88,28 @@ class OneStepGAN(GANTrainer):
             )
         self.g_weight = float(g_weight)
         self.formulation = formulation
+
+    def compile(
+        self, optimizer="rmsprop", g_optimizer=None, ema_momentum=None, **kwargs
+    ):
+        """Keras' `compile`, plus TTUR and a generator EMA in one optimizer.
+
+        Args:
+            optimizer: the optimizer (of both networks, or of D alone when
+                `g_optimizer` is given).
+            g_optimizer: an optimizer for the generator (TTUR: e.g. Adam with
+                another learning rate); both travel in one Keras
+                `MultiOptimizer`.
+            ema_momentum: keep an EMA of the generator's weights; sample
+                from it with `ema_weights()`; `fit` ends by writing it into
+                the generator (Keras' `use_ema` behaviour).
+            **kwargs: Keras' `compile` arguments (`jit_compile`, ...).
+        """
+        optimizer = split_optimizer(
+            optimizer, self.generator, g_optimizer, ema_momentum
+        )
+        super().compile(optimizer=optimizer, **kwargs)
+        bind_generator(self.optimizer, self.generator)
 
     @property
     def active_formulation(self):
