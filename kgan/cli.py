@@ -5,7 +5,10 @@ module holds the flags, and turns parsed flags into models and a trainer.
 """
 
 import argparse
+import contextlib
+import math
 import os
+import signal
 import sys
 
 import keras
@@ -19,6 +22,28 @@ LOSSES = (
 )  # fmt: skip
 
 
+def positive_int(text):
+    """argparse type: an int >= 1 (a bad value is a usage error)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def momentum(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
 def common_parser(description, out_default, steps_default, **defaults):
     """The flags both scripts share; `defaults` overrides per script."""
     p = argparse.ArgumentParser(
@@ -26,21 +51,30 @@ def common_parser(description, out_default, steps_default, **defaults):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--data", help="path to the training data")
-    p.add_argument("--out", default=out_default, help="output folder")
+    p.add_argument(
+        "--out",
+        default=out_default,
+        help="output folder: generator.keras, samples/, history.csv, "
+        "loss.png, checkpoint/",
+    )
     p.add_argument(
         "--steps",
-        type=int,
+        type=positive_int,
         default=steps_default,
         help="training steps (optimizer updates)",
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size", type=positive_int, default=64, help="images per step"
+    )
     p.add_argument(
         "--lr",
-        type=float,
+        type=positive_float,
         default=1e-4,
         help="learning rate (RMSprop, rho 0.99, as Su's scripts)",
     )
-    p.add_argument("--z-dim", type=int, default=128, help="latent size")
+    p.add_argument(
+        "--z-dim", type=positive_int, default=128, help="latent size"
+    )
     p.add_argument(
         "--arch",
         choices=ARCHS,
@@ -62,21 +96,31 @@ def common_parser(description, out_default, steps_default, **defaults):
     )
     p.add_argument(
         "--ogan",
-        action="store_true",
-        help="O-GAN: the discriminator becomes an encoder",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="O-GAN: the discriminator becomes an encoder (Su's GAN-QP "
+        "loss; --loss is ignored); --no-ogan turns it off",
     )
     p.add_argument(
         "--ema",
-        type=float,
+        type=momentum,
         default=None,
         metavar="MOMENTUM",
-        help="keep an EMA of the weights (e.g. 0.999)",
+        help="keep an EMA of the weights (e.g. 0.999); pictures and "
+        "generator.keras use it",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the weights, the noise, the data order and the "
+        "fixed z of the pictures",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the checkpoint in --out",
+        help="continue from the checkpoint in --out/checkpoint, at the "
+        "step it was written (Ctrl-C and kill -TERM write one first)",
     )
     p.add_argument(
         "--xla",
@@ -97,12 +141,21 @@ def common_parser(description, out_default, steps_default, **defaults):
     )
     p.add_argument(
         "--sample-every",
-        type=int,
+        type=positive_int,
         default=100,
-        help="write a sample grid every N steps",
+        help="write sample (and reconstruction) grids every N steps",
     )
     p.add_argument(
-        "--base-channels", type=int, default=64, help="width at image_size / 2"
+        "--checkpoint-every",
+        type=positive_int,
+        default=100,
+        help="write a checkpoint every N steps (one Keras epoch)",
+    )
+    p.add_argument(
+        "--base-channels",
+        type=positive_int,
+        default=64,
+        help="width at image_size / 2",
     )
     p.set_defaults(**defaults)
     return p
@@ -159,6 +212,8 @@ def build_trainer(args, generator, discriminator):
         )  # fmt: skip
 
     common = {"regularizers": regularizers, "seed": args.seed}
+    if args.ogan and len(generator.inputs) == 2:
+        fail("--ogan takes an unconditional generator: drop --conditional.")
     if args.ogan:
         gan = training.OGAN(generator, discriminator, seed=args.seed)
         gan.compile(optimizer=optimizer(), jit_compile=jit)
@@ -173,32 +228,108 @@ def build_trainer(args, generator, discriminator):
     return gan
 
 
-def training_callbacks(args, gan, num_classes=None, checkpoint_every=None):
-    """Samples, history CSV and a resumable checkpoint in `args.out`."""
-    from kgan.callbacks import SampleGrid
+def training_callbacks(
+    args, gan, num_classes=None, real_images=None, sample_rows=8
+):
+    """The callbacks of a script run; everything goes under `args.out`.
+
+    `samples/` gets sample grids with a fixed z (and, for O-GAN given
+    `real_images`, reconstruction grids) and slerp strips every
+    `--sample-every` steps, `history.csv` and `loss.png` the metrics with
+    their step, `checkpoint/` the resumable state every `--checkpoint-every`
+    steps (one Keras epoch). A checkpoint left by an earlier run is only
+    used with `--resume`: without it the script stops rather than
+    overwrite the run.
+    """
+    from kgan import callbacks as kc
 
     os.makedirs(args.out, exist_ok=True)
+    checkpoint = kc.Checkpoint(os.path.join(args.out, "checkpoint"))
+    latest = checkpoint.describe()
+    if latest and not args.resume:
+        fail(
+            f"{args.out} holds the checkpoint {latest} of an earlier run: "
+            "add --resume to continue it, or choose another --out."
+        )
+    if args.resume and not latest:
+        print(f"kgan: no checkpoint in {checkpoint.backup_dir}; from step 0")
+    samples = os.path.join(args.out, "samples")
+    history = os.path.join(args.out, "history.csv")
+    every = args.sample_every
     callbacks = [
-        SampleGrid(
-            os.path.join(args.out, "samples"),
-            every_n_steps=args.sample_every,
-            seed=args.seed,
-            num_classes=num_classes,
-        ),
-        keras.callbacks.CSVLogger(
-            os.path.join(args.out, "history.csv"), append=args.resume
+        kc.LogStep(),  # before CSVLogger, which then writes the step
+        keras.callbacks.CSVLogger(history, append=args.resume),
+        kc.LossPlot(os.path.join(args.out, "loss.png"), csv_path=history),
+        checkpoint,  # restores before StopAtStep counts the steps
+        kc.StopAtStep(args.steps),
+        kc.TerminateOnNaN(checkpoint),
+        kc.SampleGrid(samples, every, sample_rows, args.seed, num_classes),
+        kc.InterpolationStrip(
+            samples, every, seed=args.seed + 1, num_classes=num_classes
         ),
     ]
-    backup = os.path.join(args.out, "checkpoint")
-    if not args.resume and os.path.exists(backup):
-        fail(
-            f"{backup} holds a checkpoint of an earlier run: add --resume to "
-            "continue it, or choose another --out."
-        )
-    callbacks.append(
-        keras.callbacks.BackupAndRestore(backup, save_freq="epoch")
-    )
+    if real_images is not None and hasattr(gan, "reconstruct"):
+        callbacks.append(kc.ReconstructionGrid(real_images, samples, every))
     return callbacks
+
+
+def epochs(args):
+    """Keras epochs of `--checkpoint-every` steps covering `--steps`;
+    `StopAtStep` ends the last one at the exact step."""
+    return math.ceil(args.steps / args.checkpoint_every)
+
+
+@contextlib.contextmanager
+def checkpoint_on_interrupt(callbacks):
+    """Ctrl-C or SIGTERM inside: checkpoint the current step, exit 130.
+
+    Python runs signal handlers between bytecodes, so a compiled training
+    step is never cut in half: the state saved is that after a whole step.
+    A SIGKILL cannot be caught; `--resume` then starts at the last periodic
+    checkpoint.
+    """
+    from kgan.callbacks import Checkpoint
+
+    checkpoint = next(c for c in callbacks if isinstance(c, Checkpoint))
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        previous = None
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not checkpoint.ready:
+            fail("interrupted before training started; nothing to save.")
+        path = checkpoint.save()
+        print(
+            f"\nkgan: interrupted; the state is saved in {path}. Run the "
+            "same command with --resume to continue from it.",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def save_generator(args, generator, callbacks):
+    """Writes `generator.keras` (atomically) unless training hit a NaN."""
+    from kgan.callbacks import TerminateOnNaN
+    from kgan.callbacks._common import atomic_path
+
+    for callback in callbacks:
+        message = getattr(callback, "nan_message", None)
+        if isinstance(callback, TerminateOnNaN) and message:
+            fail(f"{message} Continue with --resume, e.g. with a lower --lr.")
+    path = os.path.join(args.out, "generator.keras")
+    with atomic_path(path) as tmp:
+        generator.save(tmp)
+    print(f"saved {path}; pictures in {os.path.join(args.out, 'samples')}")
+    return path
 
 
 def distribution_strategy(name):

@@ -36,6 +36,29 @@ def main():
         assert out.shape == (2, 16, 16, 1) and np.isfinite(out).all(), name
         print(f"RESULT built={name}")
 
+    # BigGAN-style conditioning: z split into 3 chunks (LatentSplit).
+    g = kgan.models.resnet_generator(
+        16, channels=1, z_dim=18, num_classes=3, base_channels=8
+    )
+    z18 = np.random.default_rng(3).normal(size=(2, 18)).astype("float32")
+    out = keras.ops.convert_to_numpy(g([z18, labels], training=True))
+    assert out.shape == (2, 16, 16, 1) and np.isfinite(out).all()
+    print("RESULT built=resnet_conditional")
+
+    images = np.random.default_rng(2).uniform(-1, 1, (4, 16, 16, 1))
+    discriminators = {
+        "dcgan_minibatch_std": kgan.models.dcgan_discriminator(
+            16, 1, base_channels=8, minibatch_std=True, spectral_norm=True
+        ),
+        "resnet_attention": kgan.models.resnet_discriminator(
+            16, 1, base_channels=8, attention_resolution=8
+        ),
+    }
+    for name, d in discriminators.items():
+        scores = keras.ops.convert_to_numpy(d(images, training=True))
+        assert scores.shape == (4, 1) and np.isfinite(scores).all(), name
+        print(f"RESULT built={name}")
+
     data = np.random.default_rng(1).uniform(-0.8, 0.8, (64, 2))
     data = data.astype("float32")
     gan = kgan.training.OneStepGAN(mlp_generator(), mlp_discriminator(),

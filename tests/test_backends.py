@@ -29,7 +29,9 @@ def test_jax_backend_builds_and_trains():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "backend=jax" in results
-    for family in ("dcgan", "resnet", "selfmod", "stylegan"):
+    for family in ("dcgan", "resnet", "selfmod", "stylegan",
+                   "resnet_conditional", "dcgan_minibatch_std",
+                   "resnet_attention"):  # fmt: skip
         assert f"built={family}" in results
     match = re.search(r"onestep formulation=(\w+) moved=(\d+)/(\d+) "
                       r"finite=(\w+) keys=(\S+)", results)  # fmt: skip

@@ -158,3 +158,30 @@ def test_alternating_gan_saves_and_reloads(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     history = reloaded.fit(_points(64), batch_size=32, epochs=1, verbose=0)
     assert "loss" not in history.history
+
+
+@pytest.mark.parametrize("trainer", ["onestep", "alternating"])
+def test_class_conditional_gan_trains_from_arrays_and_datasets(trainer):
+    import tensorflow as tf
+
+    g = kgan.models.dcgan_generator(
+        16, channels=1, z_dim=8, num_classes=3, base_channels=8
+    )
+    d = kgan.models.dcgan_discriminator(
+        16, channels=1, num_classes=3, base_channels=8
+    )
+    if trainer == "onestep":
+        gan = OneStepGAN(g, d, seed=0)
+        gan.compile(optimizer=keras.optimizers.Adam(1e-3))
+    else:
+        gan = AlternatingGAN(g, d, seed=0)
+        gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    images = np.random.uniform(-1, 1, (16, 16, 16, 1)).astype("float32")
+    labels = np.arange(16) % 3
+    history = gan.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][-1])
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    history = gan.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][-1])
+    with pytest.raises(ValueError, match="labels"):
+        gan.fit(images, batch_size=8, verbose=0)

@@ -52,7 +52,7 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
     - [Karras et al., 2019 (StyleGAN)](https://arxiv.org/abs/1812.04948)
     - [Su, from DCGAN to SELF-MOD](https://kexue.fm/archives/6549)
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     call_forms = "[x, style] or [x, beta, gamma]"

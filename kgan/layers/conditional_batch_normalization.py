@@ -220,7 +220,7 @@ class ConditionalBatchNormalization(_ConditionalNormalization):
     - [Miyato & Koyama, 2018](https://arxiv.org/abs/1802.05637)
     - [Su, from DCGAN to SELF-MOD](https://kexue.fm/archives/6549)
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     call_forms = "[x, beta, gamma], [x, labels] (num_classes set) or [x, c]"

@@ -51,7 +51,7 @@ class LatentAverage(keras.layers.Layer):
     - [Brock et al., 2019, BigGAN](https://arxiv.org/abs/1809.11096),
       section 3.1 (the truncation trick).
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(self, momentum=0.995, **kwargs):

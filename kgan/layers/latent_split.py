@@ -38,7 +38,7 @@ class LatentSplit(keras.layers.Layer):
       Natural Image Synthesis](https://arxiv.org/abs/1809.11096),
       section 3 and appendix B ("hierarchical latent spaces").
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(self, num_chunks, **kwargs):

@@ -39,7 +39,7 @@ class LearnedConstant(keras.layers.Layer):
     - Su Jianlin, [From DCGAN to SELF-MOD](https://kexue.fm/archives/6549):
       "replace the noise input at the top with a trainable constant".
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(self, shape, initializer="ones", **kwargs):

@@ -55,7 +55,7 @@ class MinibatchStandardDeviation(keras.layers.Layer):
     - [Karras et al., 2018, Progressive Growing of GANs](
       https://arxiv.org/abs/1710.10196), section 3.
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(self, group_size=4, num_features=1, epsilon=1e-8, **kwargs):

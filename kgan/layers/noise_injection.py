@@ -44,7 +44,7 @@ class NoiseInjection(keras.layers.Layer):
     - Su Jianlin, [From DCGAN to SELF-MOD](https://kexue.fm/archives/6549),
       on the StyleGAN-form generator.
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(self, seed=None, **kwargs):

@@ -39,7 +39,7 @@ class PixelNormalization(keras.layers.Layer):
     - [Karras et al., 2018, Progressive Growing of GANs](
       https://arxiv.org/abs/1710.10196), section 4.2.
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(self, axis=-1, epsilon=1e-8, **kwargs):

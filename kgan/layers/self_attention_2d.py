@@ -62,7 +62,7 @@ class SelfAttention2D(keras.layers.Layer):
     - Su Jianlin, [From DCGAN to SELF-MOD](https://kexue.fm/archives/6549):
       SAGAN inserts one such layer into a DCGAN or ResNet generator.
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     def __init__(

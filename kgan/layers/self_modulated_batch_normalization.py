@@ -55,7 +55,7 @@ class SelfModulatedBatchNormalization(_ConditionalNormalization):
     - [Su, from DCGAN to SELF-MOD](https://kexue.fm/archives/6549)
     - [Su, O-GAN](https://kexue.fm/archives/6409)
 
-    Tested on the TensorFlow backend.
+    Tested on the TensorFlow and JAX backends (tests/test_backends.py).
     """
 
     call_forms = "[x, z]"

@@ -34,7 +34,8 @@ class OGAN(OneStepGAN):
         corr_weight: weight `w` of the correlation term (0.5 in Su's 128 px
             run, 1.0 in the 256 px one).
         qp_lambda: GAN-QP's lambda; `1 / (2 * lambda) = 0.25` in Su's code.
-        formulation: `"auto"` (fused on TensorFlow, literal elsewhere),
+        formulation: `"auto"` (fused on TensorFlow without XLA, literal
+            with XLA or elsewhere),
             `"fused"` or `"literal"`.
         seed, regularizers, instance_noise: see `OneStepGAN`.
 
@@ -85,7 +86,8 @@ class OGAN(OneStepGAN):
     def active_formulation(self):
         if self.formulation != "auto":
             return super().active_formulation
-        return "fused" if keras.backend.backend() == "tensorflow" else "literal"
+        tf_backend = keras.backend.backend() == "tensorflow"
+        return "fused" if tf_backend and not self._xla() else "literal"
 
     def shared_loss_of(self, out):
         codes = out.get("g_fake_codes", out["fake_codes"])

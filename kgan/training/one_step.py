@@ -18,9 +18,12 @@ weight gradients of both runs. kgan computes the same gradients with less:
   fake batch with a gradient-reversal identity in front of it is exact.
 - `"fused"` (TensorFlow): one forward pass, one tape, two gradients: the
   discriminator's loss w.r.t. D's weights and lambda * g_loss w.r.t. G's.
+  The default without XLA (the default on CPU).
 - `"frozen"` (any backend): D on `sg(G(z))` for its own update, and D with
   stop-gradient weights (`stateless_call`) on `G(z)` for the generator's;
   Keras' own `train_step` does the update, so JAX and PyTorch work too.
+  Under XLA, which merges the two identical D forward passes, it is the
+  fastest exact form and the default.
 - `"literal"`: Su's formula as written, kept as the reference.
 """
 
@@ -50,7 +53,8 @@ class OneStepGAN(GANTrainer):
         g_weight: SPEC §3's lambda, the weight of the generator's part of the
             loss (the G:D update ratio). Default 1.
         formulation: `"auto"` (reversal for zero-sum losses, else fused on
-            TensorFlow and frozen elsewhere) or one of `"reversal"`,
+            TensorFlow without XLA, frozen with XLA or on other backends;
+            measured in benchmarks/train_step.py) or one of `"reversal"`,
             `"fused"`, `"frozen"`, `"literal"` (see the module docstring).
         regularizers, instance_noise, seed: see `GANTrainer`.
 
@@ -128,7 +132,12 @@ class OneStepGAN(GANTrainer):
             return self.formulation
         if self.zero_sum:
             return "reversal"
-        return "fused" if _is_tensorflow() else "frozen"
+        # XLA merges the frozen pass with D's own (same values), and makes
+        # the two-tape fused step slow: frozen is then the faster exact form.
+        return "fused" if _is_tensorflow() and not self._xla() else "frozen"
+
+    def _xla(self):
+        return bool(getattr(self, "compiled", False) and self.jit_compile)
 
     @property
     def zero_sum(self):

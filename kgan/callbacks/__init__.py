@@ -1,0 +1,38 @@
+"""Callbacks for GAN training.
+
+Pictures with fixed inputs (`SampleGrid`, O-GAN's `ReconstructionGrid`,
+the slerp `InterpolationStrip`), all drawn from the weight EMA when the
+trainer keeps one; a `Checkpoint` that survives a kill at any moment and
+resumes at the same step; `TerminateOnNaN`, whose message names the last
+good checkpoint; `StopAtStep`; and the history pieces `LogStep` and
+`LossPlot`, next to Keras' own `CSVLogger`.
+"""
+
+from kgan.callbacks.checkpoint import (
+    Checkpoint,
+    StopAtStep,
+    TerminateOnNaN,
+)
+from kgan.callbacks.history import LogStep, LossPlot
+from kgan.callbacks.images import (
+    InterpolationStrip,
+    ReconstructionGrid,
+    SampleGrid,
+    image_grid,
+    save_image_grid,
+    slerp,
+)
+
+__all__ = [
+    "Checkpoint",
+    "InterpolationStrip",
+    "LogStep",
+    "LossPlot",
+    "ReconstructionGrid",
+    "SampleGrid",
+    "StopAtStep",
+    "TerminateOnNaN",
+    "image_grid",
+    "save_image_grid",
+    "slerp",
+]

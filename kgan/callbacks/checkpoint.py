@@ -1,0 +1,276 @@
+"""Checkpoints that survive a kill at any moment, and stopping rules.
+
+Keras' `BackupAndRestore` (3.15) writes `latest.weights.h5` in place and
+then `training_metadata.json`: a kill during the first write leaves a
+truncated HDF5 file and no older one (`double_checkpoint` copies the old
+file aside, but that copy is itself a plain, interruptible write), and a
+kill between the two leaves weights and epoch out of step. `Checkpoint`
+keeps Keras' callback (its hooks, its `save_freq`, its restore at
+`on_train_begin`) and changes how the files are written:
+
+1. the state goes to `step_{step:09d}.weights.h5` through a temporary file
+   and `os.replace`;
+2. `checkpoint.json`, which names that file, is replaced the same way: this
+   rename is the commit;
+3. files older than the `keep` newest are deleted only after the commit.
+
+Before the commit the previous checkpoint is untouched and is the one that
+loads. The weights file holds the whole trainer: both networks, every
+optimizer's slots and iteration count (the step), and a kgan trainer's
+noise-generator state, so a resumed run draws the z the uninterrupted run
+would have drawn.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from kgan.callbacks._common import (
+    atomic_path,
+    check_positive_int,
+    training_step,
+)
+from kgan.training._base import StopOnNaN
+
+METADATA = "checkpoint.json"
+
+
+class Checkpoint(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` with atomic writes and step-exact resume.
+
+    At `on_train_begin` the newest readable checkpoint in `backup_dir` is
+    loaded and `fit` skips the epochs it covers (`step // steps_per_epoch`
+    of them), so a resumed run continues at the saved step. A checkpoint
+    whose losses or weights are NaN or infinite is not written: the last
+    good one stays. Unlike Keras' callback, the checkpoint is kept when
+    training ends (`delete_checkpoint=False`), so a finished run can be
+    continued with more steps.
+
+    Args:
+        backup_dir: folder of the checkpoint; used by nothing else.
+        save_freq: `"epoch"`, or an integer number of batches.
+        keep: checkpoints kept on disk (the newest first); the older ones
+            are tried in turn if the newest cannot be read.
+        delete_checkpoint: delete `backup_dir` when training ends.
+        verbose: print a line when a checkpoint is restored or skipped.
+
+    Example:
+
+    ```python
+    checkpoint = kgan.callbacks.Checkpoint("run/checkpoint")
+    gan.fit(dataset, epochs=50, steps_per_epoch=100, callbacks=[checkpoint])
+    # killed? the same call continues at the last saved step.
+    ```
+    """
+
+    def __init__(
+        self,
+        backup_dir,
+        save_freq="epoch",
+        keep=2,
+        delete_checkpoint=False,
+        verbose=True,
+    ):
+        super().__init__(
+            backup_dir,
+            save_freq=save_freq,
+            delete_checkpoint=delete_checkpoint,
+        )
+        self.keep = check_positive_int("keep", keep)
+        self.verbose = verbose
+        self.metadata_path = os.path.join(backup_dir, METADATA)
+        self.restored_step = None
+        self.ready = False
+
+    # -- what is on disk ----------------------------------------------------
+    def read_metadata(self):
+        """The committed `checkpoint.json` as a dict, or None."""
+        try:
+            with open(self.metadata_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def latest(self):
+        """`(path, step)` of the committed checkpoint, or None."""
+        metadata = self.read_metadata()
+        if metadata is None:
+            return None
+        return os.path.join(self.backup_dir, metadata["weights"]), int(
+            metadata["step"]
+        )
+
+    def describe(self):
+        """`"PATH (step N)"` for messages; None before the first save."""
+        latest = self.latest()
+        return None if latest is None else f"{latest[0]} (step {latest[1]})"
+
+    # -- restore ------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        # Until the restore is complete the model may hold half a state,
+        # which `save` must not commit.
+        self.ready = False
+        super().on_train_begin(logs)
+        self.ready = True
+
+    def _load_model(self):
+        if not self.model.built:
+            raise ValueError(
+                "To use the Checkpoint callback, the model must be built "
+                f"before `fit()`. Model {self.model} is unbuilt."
+            )
+        metadata = self.read_metadata()
+        if metadata is None:
+            return
+        names = [metadata["weights"]] + list(metadata.get("previous", []))
+        errors = []
+        for name in names:
+            path = os.path.join(self.backup_dir, name)
+            try:
+                self.restore(path)
+            except (OSError, ValueError, KeyError) as error:
+                errors.append(f"{path}: {error}")
+                continue
+            if self.verbose:
+                print(f"kgan: resumed from {path} at step {self.restored_step}")
+            return
+        raise OSError(
+            f"No checkpoint in {self.backup_dir} could be read: "
+            + "; ".join(errors)
+        )
+
+    def restore(self, path):
+        """Loads the weights file at `path` and sets the epoch to resume at."""
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            # The slots must exist to receive the saved values.
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(path)
+        step = training_step(self.model)
+        steps_per_epoch = (self.params or {}).get("steps")
+        if steps_per_epoch:
+            self.model._initial_epoch = step // steps_per_epoch
+            self._current_epoch = self.model._initial_epoch
+        self.restored_step = step
+
+    # -- save ---------------------------------------------------------------
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = 0
+        if self.save_freq == "epoch" and self._finite(logs):
+            self._save_model()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch) and self._finite(logs):
+            self._save_model()
+
+    def save(self):
+        """Checkpoints the current state now (unless it holds NaNs);
+        returns the path of the newest checkpoint, or None."""
+        if self._finite(None):
+            self._save_model()
+        latest = self.latest()
+        return None if latest is None else latest[0]
+
+    def _finite(self, logs):
+        values = [v for v in (logs or {}).values() if np.isscalar(v)]
+        finite = all(np.isfinite(float(v)) for v in values) and all(
+            np.isfinite(keras.ops.convert_to_numpy(v)).all()
+            for v in self.model.trainable_variables
+        )
+        if not finite and self.verbose:
+            print(
+                "kgan: not checkpointing a state with NaN or infinite "
+                f"values; the last good checkpoint is {self.describe()}."
+            )
+        return finite
+
+    def _save_model(self):
+        step = training_step(self.model)
+        metadata = self.read_metadata() or {}
+        name = f"step_{step:09d}.weights.h5"
+        path = os.path.join(self.backup_dir, name)
+        if metadata.get("weights") == name and os.path.exists(path):
+            return  # this step is committed already
+        with atomic_path(path) as tmp:
+            self.model.save_weights(tmp)
+        older = []
+        if metadata:
+            older = [metadata["weights"], *metadata.get("previous", [])]
+        older = [n for n in older if n != name]
+        new = {
+            "step": step,
+            "epoch": self._current_epoch,
+            "weights": name,
+            "previous": older[: self.keep - 1],
+        }
+        with atomic_path(self.metadata_path) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(new, f, indent=1)
+        self._prune({name, *new["previous"]})
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        # Keras never clears the epoch a restore set: a later `fit` of the
+        # same model would skip epochs without it.
+        self.model._initial_epoch = None
+
+    def _prune(self, kept):
+        # Temporary files left by a killed save go too: the only write in
+        # flight is this callback's own, and it has been renamed by now.
+        for name in os.listdir(self.backup_dir):
+            if name.startswith(".tmp-") or (
+                name.endswith(".weights.h5") and name not in kept
+            ):
+                os.remove(os.path.join(self.backup_dir, name))
+
+
+class TerminateOnNaN(StopOnNaN):
+    """`StopOnNaN` whose message names the last good checkpoint.
+
+    Args:
+        checkpoint: the run's `Checkpoint` callback.
+    """
+
+    def __init__(self, checkpoint=None):
+        super().__init__()
+        self.checkpoint = checkpoint
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.checkpoint is not None:
+            self.checkpoint_hint = self.checkpoint.describe() or (
+                f"not written yet (none in {self.checkpoint.backup_dir})"
+            )
+        super().on_train_batch_end(batch, logs)
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` once the trainer has done `steps` optimizer steps in all.
+
+    With a resumed run the count includes the steps done before, so
+    `epochs * steps_per_epoch` may be an upper bound: training stops at the
+    exact step. A run that starts at or past `steps` trains no further.
+
+    Args:
+        steps: total optimizer steps.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = check_positive_int("steps", steps)
+
+    def on_train_begin(self, logs=None):
+        if training_step(self.model) >= self.steps:
+            self.model.stop_training = True
+            # The epoch loop only looks at `stop_training` after a batch:
+            # skipping every epoch is how not to take that batch.
+            self.model._initial_epoch = (self.params or {}).get("epochs", 0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if training_step(self.model) >= self.steps:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.model._initial_epoch = None
