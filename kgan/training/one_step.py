@@ -51,7 +51,10 @@ class OneStepGAN(GANTrainer):
         loss: adversarial loss name, `kgan.losses.AdversarialLoss` or a
             `(d_loss, g_loss)` pair. Default `"hinge"`.
         g_weight: SPEC §3's lambda, the weight of the generator's part of the
-            loss (the G:D update ratio). Default 1.
+            loss. With SGD it sets the G:D update ratio; Adam and RMSprop
+            normalise each weight's gradient scale away, so there use
+            `compile(g_optimizer=...)` with another learning rate (TTUR).
+            Default 1.
         formulation: `"auto"` (reversal for zero-sum losses, else fused on
             TensorFlow without XLA, frozen with XLA or on other backends;
             measured in benchmarks/train_step.py) or one of `"reversal"`,
