@@ -9,8 +9,10 @@ Run:
     python train_mnist.py --conditional        # class-conditional digits
 
 Writes to --out (default runs/mnist): generator.keras (loads with
-`keras.models.load_model` after `import kgan`), samples/*.png with a fixed
-z, history.csv, and a checkpoint that `--resume` continues from.
+`keras.models.load_model` after `import kgan`), samples/*.png (a grid with a
+fixed z, a slerp strip and, with --ogan, reconstructions), history.csv,
+loss.png, and checkpoint/ that `--resume` continues from (Ctrl-C writes one
+at the current step; after a kill, the last periodic one is used).
 """
 
 ## Setup
@@ -22,8 +24,6 @@ import keras  # noqa: E402
 
 import kgan  # noqa: E402
 from kgan import cli  # noqa: E402
-
-CHECKPOINT_EVERY = 100  # steps per Keras "epoch": checkpoints land on them
 
 
 def parse_args(argv=None):
@@ -78,18 +78,18 @@ def main(argv=None):
     )
 
     ## Train
-    callbacks = cli.training_callbacks(args, gan, num_classes)
-    epochs = max(1, args.steps // CHECKPOINT_EVERY)
-    gan.fit(
-        dataset,
-        epochs=epochs,
-        steps_per_epoch=min(CHECKPOINT_EVERY, args.steps),
-        callbacks=callbacks,
-        verbose=1 if os.isatty(1) else 2,
+    callbacks = cli.training_callbacks(
+        args, gan, num_classes, real_images=images[:32]
     )
-    path = os.path.join(args.out, "generator.keras")
-    generator.save(path)
-    print(f"saved {path}; samples in {os.path.join(args.out, 'samples')}")
+    with cli.checkpoint_on_interrupt(callbacks):
+        gan.fit(
+            dataset,
+            epochs=cli.epochs(args),
+            steps_per_epoch=args.checkpoint_every,
+            callbacks=callbacks,
+            verbose=1 if os.isatty(1) else 2,
+        )
+    cli.save_generator(args, generator, callbacks)
 
 
 if __name__ == "__main__":

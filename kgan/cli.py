@@ -286,9 +286,10 @@ def checkpoint_on_interrupt(callbacks):
     Python runs signal handlers between bytecodes, so a compiled training
     step is never cut in half: the state saved is that after a whole step.
     A SIGKILL cannot be caught; `--resume` then starts at the last periodic
-    checkpoint.
+    checkpoint. A checkpoint that does not fit the model (`--resume` with
+    other flags) ends the script with a one-line error.
     """
-    from kgan.callbacks import Checkpoint
+    from kgan.callbacks import Checkpoint, CheckpointError
 
     checkpoint = next(c for c in callbacks if isinstance(c, Checkpoint))
 
@@ -301,6 +302,8 @@ def checkpoint_on_interrupt(callbacks):
         previous = None
     try:
         yield
+    except CheckpointError as error:
+        fail(f"{error}. Resume with the flags of the run that wrote it.")
     except KeyboardInterrupt:
         if not checkpoint.ready:
             fail("interrupted before training started; nothing to save.")

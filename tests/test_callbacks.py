@@ -16,14 +16,17 @@ from kgan.training import OGAN, AlternatingGAN, OneStepGAN
 SIZE, Z_DIM = 4, 4
 
 
-def _generator(seed=0):
+def _generator(seed=0, noise=False):
     z = keras.Input((Z_DIM,))
+    if noise:  # a layer with its own SeedGenerator, which Keras never saves
+        z_in, z = z, layers.GaussianNoise(0.5, seed=seed)(z)
     x = layers.Dense(
         SIZE * SIZE,
         activation="tanh",
         kernel_initializer=keras.initializers.GlorotUniform(seed),
     )(z)
-    return keras.Model(z, layers.Reshape((SIZE, SIZE, 1))(x))
+    x = layers.Reshape((SIZE, SIZE, 1))(x)
+    return keras.Model(z_in if noise else z, x)
 
 
 def _discriminator(out=1, seed=1):
@@ -52,7 +55,8 @@ def _gan(kind="onestep", lr=1e-2):
         gan = AlternatingGAN(_generator(), _discriminator(), seed=3)
         gan.compile(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr))
     else:
-        gan = OneStepGAN(_generator(), _discriminator(), seed=3)
+        generator = _generator(noise=kind == "noise")
+        gan = OneStepGAN(generator, _discriminator(), seed=3)
         ema = 0.5 if kind == "ema" else None
         gan.compile(optimizer=keras.optimizers.Adam(lr), ema_momentum=ema)
     return gan
@@ -187,7 +191,7 @@ def test_interpolation_strip_rows_go_from_z_a_to_z_b(tmp_path):
 
 
 # -- checkpoints ------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["onestep", "ema", "alternating"])
+@pytest.mark.parametrize("kind", ["onestep", "ema", "alternating", "noise"])
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, kind):
     straight = _gan(kind)
     _fit(straight, 3)
@@ -271,6 +275,27 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(
     assert restore.restored_step == 2
     assert int(fresh.current_step()) == 6
     assert "resumed from" in capsys.readouterr().out
+    probe = _gan()
+    probe.optimizer.build(probe.trainable_variables)
+    probe.load_weights(tmp_path / "step_000000004.weights.h5")  # rewritten
+    assert int(probe.current_step()) == 4
+
+
+def test_batch_frequency_saves_and_keeps_the_newest(tmp_path):
+    checkpoint = kc.Checkpoint(tmp_path, save_freq=1, keep=3)
+    _fit(_gan(), 2, [checkpoint])  # four steps, a checkpoint after each
+    metadata = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert metadata["step"] == 4
+    assert metadata["previous"] == [
+        "step_000000003.weights.h5",
+        "step_000000002.weights.h5",
+    ]
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint.json",
+        *(f"step_00000000{i}.weights.h5" for i in (2, 3, 4)),
+    ]
+    with pytest.raises(ValueError, match="keep=0"):
+        kc.Checkpoint(tmp_path, keep=0)
 
 
 def test_nan_stops_training_names_the_last_good_checkpoint(tmp_path, capsys):

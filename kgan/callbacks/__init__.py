@@ -10,6 +10,7 @@ good checkpoint; `StopAtStep`; and the history pieces `LogStep` and
 
 from kgan.callbacks.checkpoint import (
     Checkpoint,
+    CheckpointError,
     StopAtStep,
     TerminateOnNaN,
 )
@@ -25,6 +26,7 @@ from kgan.callbacks.images import (
 
 __all__ = [
     "Checkpoint",
+    "CheckpointError",
     "InterpolationStrip",
     "LogStep",
     "LossPlot",

@@ -16,14 +16,16 @@ keeps Keras' callback (its hooks, its `save_freq`, its restore at
 
 Before the commit the previous checkpoint is untouched and is the one that
 loads. The weights file holds the whole trainer: both networks, every
-optimizer's slots and iteration count (the step), and a kgan trainer's
-noise-generator state, so a resumed run draws the z the uninterrupted run
-would have drawn.
+optimizer's slots and iteration count (the step), and the state of every
+`SeedGenerator` (the trainer's z, and layers' noise, which Keras itself
+does not save), so a resumed run draws the random numbers the uninterrupted
+run would have drawn.
 """
 
 import json
 import os
 
+import h5py
 import keras
 import numpy as np
 
@@ -35,6 +37,14 @@ from kgan.callbacks._common import (
 from kgan.training._base import StopOnNaN
 
 METADATA = "checkpoint.json"
+# Keras saves no layer's random-number state (`SeedGenerator`s of dropout,
+# noise injection, ...); the checkpoint keeps them here, in the same file.
+RNG_STATES = "kgan_rng_states"
+
+
+class CheckpointError(OSError):
+    """No checkpoint in the folder loads into the model (each was unreadable
+    or was written by a model of another shape)."""
 
 
 class Checkpoint(keras.callbacks.BackupAndRestore):
@@ -83,6 +93,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         self.metadata_path = os.path.join(backup_dir, METADATA)
         self.restored_step = None
         self.ready = False
+        self._committed = None  # the file this process saved or restored
 
     # -- what is on disk ----------------------------------------------------
     def read_metadata(self):
@@ -131,14 +142,15 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
             try:
                 self.restore(path)
             except (OSError, ValueError, KeyError) as error:
-                errors.append(f"{path}: {error}")
+                first_line = str(error).strip().splitlines()[0]
+                errors.append(f"{path}: {type(error).__name__}: {first_line}")
                 continue
             if self.verbose:
                 print(f"kgan: resumed from {path} at step {self.restored_step}")
             return
-        raise OSError(
-            f"No checkpoint in {self.backup_dir} could be read: "
-            + "; ".join(errors)
+        raise CheckpointError(
+            f"No checkpoint in {self.backup_dir} could be loaded into this "
+            "model: " + "; ".join(errors)
         )
 
     def restore(self, path):
@@ -148,6 +160,8 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
             # The slots must exist to receive the saved values.
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(path)
+        _load_rng_states(self.model, path)
+        self._committed = os.path.basename(path)
         step = training_step(self.model)
         steps_per_epoch = (self.params or {}).get("steps")
         if steps_per_epoch:
@@ -189,13 +203,16 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         step = training_step(self.model)
-        metadata = self.read_metadata() or {}
         name = f"step_{step:09d}.weights.h5"
+        if name == self._committed:
+            return  # this very state is on disk already
+        # Not the metadata's word: a file of this step that failed to load
+        # (and sent the restore to an older one) must be written anew.
+        metadata = self.read_metadata()
         path = os.path.join(self.backup_dir, name)
-        if metadata.get("weights") == name and os.path.exists(path):
-            return  # this step is committed already
         with atomic_path(path) as tmp:
             self.model.save_weights(tmp)
+            _save_rng_states(self.model, tmp)
         older = []
         if metadata:
             older = [metadata["weights"], *metadata.get("previous", [])]
@@ -209,6 +226,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         with atomic_path(self.metadata_path) as tmp:
             with open(tmp, "w") as f:
                 json.dump(new, f, indent=1)
+        self._committed = name
         self._prune({name, *new["previous"]})
 
     def on_train_end(self, logs=None):
@@ -225,6 +243,32 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
                 name.endswith(".weights.h5") and name not in kept
             ):
                 os.remove(os.path.join(self.backup_dir, name))
+
+
+def _rng_state_variables(model):
+    return [
+        v
+        for v in model.non_trainable_variables
+        if v.path.endswith("seed_generator_state")
+    ]
+
+
+def _save_rng_states(model, path):
+    states = [
+        keras.ops.convert_to_numpy(v) for v in _rng_state_variables(model)
+    ]
+    if states:
+        with h5py.File(path, "a") as f:
+            f.create_dataset(RNG_STATES, data=np.stack(states))
+
+
+def _load_rng_states(model, path):
+    variables = _rng_state_variables(model)
+    with h5py.File(path, "r") as f:
+        states = f[RNG_STATES][()] if RNG_STATES in f else None
+    if states is not None and len(states) == len(variables):
+        for variable, state in zip(variables, states):
+            variable.assign(state)
 
 
 class TerminateOnNaN(StopOnNaN):

@@ -1,0 +1,123 @@
+"""
+Title: O-GAN on CelebA: faces you can also encode
+Description: Su Jianlin's O-GAN CelebA run with kgan: a SELF-MOD generator,
+a discriminator that doubles as an encoder, one loss and one `fit`.
+
+Run:
+    python train_celeba.py --data PATH/TO/FACES          # Su's 128 px run
+    python train_celeba.py --data img_align_celeba --crop celeba
+    python train_celeba.py --data PATH --image-size 64 --no-ogan --loss hinge
+
+The defaults are those of Su's o_gan_celeba.py (128 px, z_dim 128, batch
+64, RMSprop(1e-4, rho=0.99), SELF-MOD generator with hidden width z_dim,
+O-GAN with correlation weight 0.5). --data is any folder of images
+(searched recursively; unreadable files are skipped with a warning, grey
+and RGBA images become RGB). CelebA-HQ is square; for the 178x218 aligned
+CelebA use `--crop celeba`, the 108 px face box of DCGAN-tensorflow.
+
+Writes to --out (default runs/celeba): samples/ with a 9x9 grid of a fixed
+z, an 8x8 grid of real | reconstructed pairs and a slerp strip every
+--sample-every steps, history.csv, loss.png, checkpoint/ (--resume
+continues from it: Ctrl-C writes one at the current step, after a kill the
+last periodic one is used), and generator.keras at the end.
+"""
+
+## Setup
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kgan  # noqa: E402
+from kgan import cli  # noqa: E402
+
+RECONSTRUCTED = 32  # real images in the 8x8 grid of real | rebuilt pairs
+
+
+def parse_args(argv=None):
+    parser = cli.common_parser(
+        __doc__.strip().splitlines()[0].replace("Title: ", ""),
+        out_default=os.path.join("runs", "celeba"),
+        steps_default=100_000,
+        arch="selfmod",
+        ogan=True,
+        loss="gan-qp",
+        checkpoint_every=500,
+    )
+    parser.add_argument(
+        "--image-size",
+        type=cli.positive_int,
+        default=128,
+        help="side of the square training images, a power of two >= 16",
+    )
+    parser.add_argument(
+        "--crop",
+        choices=("center", "celeba", "none"),
+        default="center",
+        help="center: largest centred square; celeba: the aligned-CelebA "
+        "face box; none: squash the whole image",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.data is None:
+        cli.fail("--data is required: a folder of face images.")
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+
+    ## Data
+    try:
+        dataset = kgan.data.image_folder(
+            args.data,
+            args.image_size,
+            batch_size=args.batch_size,
+            crop=None if args.crop == "none" else args.crop,
+            seed=args.seed,
+            repeat=True,
+        )
+    except (kgan.data.DataError, OSError) as error:
+        cli.fail(str(error))
+    real_images = []
+    for batch in dataset:  # the fixed images of the reconstruction grid
+        real_images.extend(np.asarray(batch))
+        if len(real_images) >= RECONSTRUCTED:
+            break
+    real_images = np.stack(real_images[:RECONSTRUCTED])
+
+    ## Model
+    strategy = cli.distribution_strategy(args.strategy)
+    with strategy.scope():
+        try:
+            generator, discriminator = cli.build_models(
+                args, image_size=args.image_size, channels=3
+            )
+        except ValueError as error:
+            cli.fail(f"--image-size {args.image_size}: {error}")
+        gan = cli.build_trainer(args, generator, discriminator)
+    print(
+        f"generator {generator.count_params():,} parameters, discriminator "
+        f"{discriminator.count_params():,}"
+    )
+
+    ## Train
+    callbacks = cli.training_callbacks(
+        args, gan, real_images=real_images, sample_rows=9
+    )
+    with cli.checkpoint_on_interrupt(callbacks):
+        gan.fit(
+            dataset,
+            epochs=cli.epochs(args),
+            steps_per_epoch=args.checkpoint_every,
+            callbacks=callbacks,
+            verbose=1 if os.isatty(1) else 2,
+        )
+    cli.save_generator(args, generator, callbacks)
+
+
+if __name__ == "__main__":
+    main()
