@@ -21,6 +21,7 @@ EXTRAS = {
         "nbformat>=5",
         "ipykernel>=6",
         "jax>=0.4.30",
+        "scipy",
     ],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})

@@ -12,6 +12,7 @@ from kgan import (  # noqa: E402,F401
     data,
     layers,
     losses,
+    metrics,
     models,
     training,
 )

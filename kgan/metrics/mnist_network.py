@@ -5,7 +5,7 @@ import numpy as np
 
 from kgan.metrics.features import check_images
 
-FILTERS = (32, 64, 64)
+FILTERS = (16, 32, 64)
 FEATURE_UNITS = 128
 _SIZE = 32
 
