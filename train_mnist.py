@@ -11,8 +11,10 @@ Run:
 Writes to --out (default runs/mnist): generator.keras (loads with
 `keras.models.load_model` after `import kgan`), samples/*.png (a grid with a
 fixed z, a slerp strip and, with --ogan, reconstructions), history.csv,
-loss.png, and checkpoint/ that `--resume` continues from (Ctrl-C writes one
-at the current step; after a kill, the last periodic one is used).
+loss.png, metrics.json (MNIST-FID against real digits, the real-vs-real
+reference, class coverage) and checkpoint/ that `--resume` continues from
+(Ctrl-C writes one at the current step; after a kill, the last periodic one
+is used).
 """
 
 ## Setup
@@ -90,6 +92,9 @@ def main(argv=None):
             verbose=1 if os.isatty(1) else 2,
         )
     cli.save_generator(args, generator, callbacks)
+
+    ## Evaluate: MNIST-FID and class coverage of the final generator
+    cli.mnist_report(args, generator, images, num_classes)
 
 
 if __name__ == "__main__":

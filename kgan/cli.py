@@ -140,6 +140,14 @@ def common_parser(description, out_default, steps_default, **defaults):
         help="mirrored: data-parallel over all local GPUs",
     )
     p.add_argument(
+        "--truncation",
+        type=positive_float,
+        default=None,
+        help="truncation trick for the final samples: z components beyond "
+        "this are redrawn (BigGAN); for --arch stylegan, psi toward the "
+        "average w",
+    )
+    p.add_argument(
         "--sample-every",
         type=positive_int,
         default=100,
@@ -205,9 +213,9 @@ def build_trainer(args, generator, discriminator):
     loss, regularizers = losses.get_preset(args.loss)
     jit = {"auto": "auto", "on": True, "off": False}[args.xla]
 
-    def optimizer():
+    def optimizer(ema=False):
         return keras.optimizers.RMSprop(
-            args.lr, rho=0.99, use_ema=args.ema is not None,
+            args.lr, rho=0.99, use_ema=ema and args.ema is not None,
             ema_momentum=args.ema or 0.99,
         )  # fmt: skip
 
@@ -216,15 +224,16 @@ def build_trainer(args, generator, discriminator):
         fail("--ogan takes an unconditional generator: drop --conditional.")
     if args.ogan:
         gan = training.OGAN(generator, discriminator, seed=args.seed)
-        gan.compile(optimizer=optimizer(), jit_compile=jit)
+        gan.compile(optimizer(), ema_momentum=args.ema, jit_compile=jit)
     elif args.trainer == "alternating":
         gan = training.AlternatingGAN(
             generator, discriminator, loss=loss, **common
         )
-        gan.compile(optimizer(), optimizer(), jit_compile=jit)
+        gan.compile(optimizer(), optimizer(ema=True), jit_compile=jit)
     else:
         gan = training.OneStepGAN(generator, discriminator, loss=loss, **common)
-        gan.compile(optimizer=optimizer(), jit_compile=jit)
+        # The EMA averages the generator alone (D's own optimizer has none).
+        gan.compile(optimizer(), ema_momentum=args.ema, jit_compile=jit)
     return gan
 
 
@@ -333,6 +342,53 @@ def save_generator(args, generator, callbacks):
         generator.save(tmp)
     print(f"saved {path}; pictures in {os.path.join(args.out, 'samples')}")
     return path
+
+
+def mnist_report(args, generator, real_images, num_classes=None, n=2500):
+    """MNIST-FID and class coverage of `generator`, written to metrics.json.
+
+    The fakes are compared with `n` real digits (FID grows as samples
+    shrink, so the real-vs-real reference uses two halves of the same size).
+    """
+    import json
+
+    import numpy as np
+
+    from kgan import metrics, sampling
+
+    classifier = metrics.mnist_classifier()
+    labels = None if num_classes is None else np.arange(n) % num_classes
+    fakes = sampling.sample(
+        generator, n, labels=labels, truncation=args.truncation, seed=args.seed
+    )
+    order = np.random.default_rng(args.seed).permutation(len(real_images))
+    coverage = metrics.class_coverage(fakes, classifier)
+    report = {
+        "mnist_fid": float(
+            metrics.mnist_fid(fakes, real_images[order[:n]], classifier)
+        ),
+        "real_vs_real_mnist_fid": float(
+            metrics.real_vs_real_mnist_fid(classifier, real_images)
+        ),
+        "classes_covered": int(coverage["covered"]),
+        "class_shares": [float(x) for x in coverage["shares"]],
+        "normalized_entropy": float(coverage["normalized_entropy"]),
+        "classifier_accuracy": float(classifier.accuracy),
+        "samples": n,
+        "truncation": args.truncation,
+    }
+    if num_classes is not None:
+        predicted = classifier.predict_classes(fakes)
+        report["label_accuracy"] = float(np.mean(predicted == labels))
+    path = os.path.join(args.out, "metrics.json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+    print(
+        f"MNIST-FID {report['mnist_fid']:.2f} (real vs real "
+        f"{report['real_vs_real_mnist_fid']:.2f}), "
+        f"{report['classes_covered']}/10 classes; {path}"
+    )
+    return report
 
 
 def distribution_strategy(name):

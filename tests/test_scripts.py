@@ -119,6 +119,11 @@ def test_mnist_conditional_run_writes_everything(tmp_path):
         assert (out / "samples" / f"{name}_000004.png").exists()
     assert (out / "loss.png").exists()
     assert [int(r["step"]) for r in _history(out)] == [2, 4]
+    with open(out / "metrics.json") as f:
+        report = json.load(f)
+    assert report["mnist_fid"] > report["real_vs_real_mnist_fid"] > 0
+    assert len(report["class_shares"]) == 10
+    assert 0 <= report["label_accuracy"] <= 1
     generator = _load_generator(out / "generator.keras")
     images = kgan.sample(generator, 4, labels=[0, 1, 2, 3], seed=0)
     assert images.shape == (4, 32, 32, 1) and np.isfinite(images).all()
