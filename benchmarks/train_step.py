@@ -10,6 +10,11 @@ DCGAN pair and batch, side by side in one run; the table prints ratios.
                 the real and the fake batch, and one backward pass over all
                 weights: the least a simultaneous GAN step can cost.
 Extra rows show the other exact formulations (`literal` is Su's formula).
+
+Machines are noisy (this 2-core VM drifts by ~5% between processes), so
+`--rounds R` repeats the whole comparison R times, rotating the order of
+the variants each round, and reports each variant's median over rounds and
+the median (and range) of its per-round ratios.
 """
 
 import argparse
@@ -112,6 +117,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--loss", default="hinge")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="repeat the comparison, rotating the variants' order",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -124,31 +133,60 @@ def main():
 
     print(
         f"DCGAN pair, batch {args.batch_size}, loss {args.loss}, "
-        f"{args.steps} timed steps, RMSprop; CPU threads: {os.cpu_count()}"
+        f"{args.steps} timed steps x {args.rounds} rounds, RMSprop; "
+        f"CPU threads: {os.cpu_count()}"
     )
     header = (
         f"{'px':>4} {'xla':>4} {'jit':>5} {'variant':>12} {'formulation':>11} "
-        f"{'steps/s':>8} {'x floor time':>12} {'vs alt speed':>12} "
+        f"{'steps/s':>8} {'x floor time':>18} {'vs alt speed':>18} "
         f"{'peak MiB':>9} {'vs alt mem':>10}"
     )
     print(header)
     for size in args.sizes:
         for xla in args.xla:
-            rows = {v: _child(v, size, xla, args) for v in args.variants}
-            floor, alt = rows.get("floor"), rows.get("alternating")
-            for variant, r in rows.items():
-                time_ratio = (
-                    floor["steps_per_s"] / r["steps_per_s"] if floor else None
-                )
-                speed = r["steps_per_s"] / alt["steps_per_s"] if alt else None
-                mem = r["peak_mib"] / alt["peak_mib"] if alt else None
-                print(
-                    f"{size:>4} {xla:>4} {r['jit_compile']:>5} {variant:>12} "
-                    f"{r['formulation']:>11} "
-                    f"{r['steps_per_s']:>8.2f} {_fmt(time_ratio):>12} "
-                    f"{_fmt(speed):>12} {r['peak_mib']:>9.0f} {_fmt(mem):>10}",
-                    flush=True,
-                )
+            rounds = []
+            for r in range(args.rounds):
+                k = r % len(args.variants)
+                order = args.variants[k:] + args.variants[:k]
+                rounds.append({v: _child(v, size, xla, args) for v in order})
+            for variant in args.variants:
+                print(_row(size, xla, variant, rounds), flush=True)
+
+
+def _row(size, xla, variant, rounds):
+    """One table row: medians over rounds, ratios taken within each round."""
+    runs = [r[variant] for r in rounds]
+    speed = _median([r["steps_per_s"] for r in runs])
+    peak = _median([r["peak_mib"] for r in runs])
+    vs_floor = vs_alt = mem = None
+    if "floor" in rounds[0]:
+        vs_floor = [r["floor"]["steps_per_s"] / r[variant]["steps_per_s"]
+                    for r in rounds]  # fmt: skip
+    if "alternating" in rounds[0]:
+        pairs = list(zip(runs, [r["alternating"] for r in rounds]))
+        vs_alt = [r["steps_per_s"] / a["steps_per_s"] for r, a in pairs]
+        mem = _median([r["peak_mib"] / a["peak_mib"] for r, a in pairs])
+    return (
+        f"{size:>4} {xla:>4} {runs[0]['jit_compile']:>5} {variant:>12} "
+        f"{runs[0]['formulation']:>11} {speed:>8.2f} "
+        f"{_fmt_spread(vs_floor):>18} {_fmt_spread(vs_alt):>18} "
+        f"{peak:>9.0f} {_fmt(mem):>10}"
+    )
+
+
+def _median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * sum(values[mid - 1 :][:2])
+
+
+def _fmt_spread(ratios):
+    """`median (min-max)` of per-round ratios."""
+    if ratios is None:
+        return "-"
+    if len(ratios) == 1:
+        return _fmt(ratios[0])
+    return f"{_median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def _child(variant, size, xla, args):
