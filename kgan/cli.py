@@ -106,8 +106,15 @@ def common_parser(description, out_default, steps_default, **defaults):
         type=momentum,
         default=None,
         metavar="MOMENTUM",
-        help="keep an EMA of the weights (e.g. 0.999); pictures and "
-        "generator.keras use it",
+        help="keep an EMA of the generator's weights (e.g. 0.999); "
+        "pictures, metrics and generator.keras use it",
+    )
+    no_ema = p.add_argument(
+        "--no-ema",
+        dest="ema",
+        action="store_const",
+        const=None,
+        help="no weight EMA: sample from the trained weights themselves",
     )
     p.add_argument(
         "--seed",
@@ -166,6 +173,9 @@ def common_parser(description, out_default, steps_default, **defaults):
         help="width at image_size / 2",
     )
     p.set_defaults(**defaults)
+    # `--no-ema` shares `--ema`'s dest: it must not carry (or print) a
+    # default of its own.
+    no_ema.default = argparse.SUPPRESS
     return p
 
 

@@ -232,6 +232,17 @@ def test_scripts_share_the_flags_and_explain_each(script, own, capsys):
     assert "must be >= 1" in capsys.readouterr().err
 
 
+def test_mnist_defaults_are_the_tuned_run_and_ema_can_be_turned_off():
+    parse = _script("train_mnist").parse_args
+    args = parse([])
+    assert (args.steps, args.ema, args.arch, args.loss) == (
+        4000, 0.999, "dcgan", "hinge",
+    )  # fmt: skip
+    assert parse(["--no-ema"]).ema is None
+    assert parse(["--ema", "0.99"]).ema == 0.99
+    assert _script("train_celeba").parse_args(["--data", "x"]).ema is None
+
+
 def test_celeba_defaults_are_su_s_o_gan_run():
     args = _script("train_celeba").parse_args(["--data", "x"])
     assert (args.image_size, args.z_dim, args.batch_size) == (128, 128, 64)
