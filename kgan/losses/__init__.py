@@ -28,6 +28,7 @@ from kgan.losses.adversarial import (
     wgan_g,
 )
 from kgan.losses.autodiff import input_gradients
+from kgan.losses.ogan import pearson_correlation, standardize_codes
 from kgan.losses.regularizers import (
     GradientPenalty,
     OrthogonalRegularization,
@@ -43,8 +44,9 @@ __all__ = [
     "OrthogonalRegularization", "R1Penalty", "WGANDivPenalty", "WeightClip",
     "apply_weight_clipping", "gan_qp_d", "gan_qp_g", "get_loss", "get_preset",
     "hinge_d", "hinge_g", "input_gradients", "loss_names", "lsgan_d",
-    "lsgan_g", "ns_d", "ns_g", "ragan_d", "ragan_g", "register_loss",
-    "rsgan_d", "rsgan_g", "wgan_d", "wgan_g",
+    "lsgan_g", "ns_d", "ns_g", "pearson_correlation", "ragan_d", "ragan_g",
+    "register_loss", "rsgan_d", "rsgan_g", "standardize_codes", "wgan_d",
+    "wgan_g",
 ]  # fmt: skip
 
 

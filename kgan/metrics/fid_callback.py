@@ -40,7 +40,8 @@ class FIDCallback(keras.callbacks.Callback):
 
     Example:
 
-    >>> fid = FIDCallback(images[:1000], mnist_classifier(), 500)
+    >>> reference = images[np.random.permutation(len(images))[:1000]]
+    >>> fid = FIDCallback(reference, mnist_classifier(), 500)
     >>> history = gan.fit(dataset, callbacks=[fid, keras.callbacks.CSVLogger(
     ...     "log.csv")])
     >>> history.history["fid"]
