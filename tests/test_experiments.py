@@ -1,0 +1,92 @@
+"""benchmarks/experiments.py and its report, on two tiny runs."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "experiments.py"
+TINY = {"base_channels": 8, "z_dim": 16, "batch_size": 16}
+
+
+@pytest.fixture
+def modules(tmp_path, monkeypatch):
+    monkeypatch.setenv("KGAN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    experiments = importlib.reload(importlib.import_module("experiments"))
+    report = importlib.reload(importlib.import_module("results_report"))
+    return experiments, report
+
+
+def _train(experiments, overrides, seed=0, steps=4):
+    key = experiments.run_key(overrides, seed, steps)
+    spec = {
+        "key": key,
+        "overrides": overrides,
+        "seed": seed,
+        "steps": steps,
+        "eval_every": 2,
+        "threads": 2,
+        "base": TINY,
+    }
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, str(SCRIPT), "child",
+                          json.dumps(spec)], env=env, capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads((experiments.RUNS / f"{key}.json").read_text())
+
+
+def test_run_keys_name_each_configuration_once(modules):
+    experiments, _ = modules
+    keys = {}
+    for rows in experiments.TABLES.values():
+        for _, overrides in rows:
+            key = experiments.run_key(overrides, 0, 600)
+            assert keys.setdefault(key, overrides) == overrides
+    # The DCGAN / hinge / one-step baseline is shared by four tables.
+    assert experiments.run_key({}, 0, 600) == "base_steps-600_seed-0"
+    assert len(keys) == 11
+
+
+def test_runs_record_curves_and_the_report_reads_them(modules):
+    experiments, report = modules
+    plain = _train(experiments, {})
+    ogan = _train(experiments, {"ogan": True})
+    for run in (plain, ogan):
+        assert [p["step"] for p in run["curve"]] == [2, 4]
+        assert all(p["fid_1000"] > 0 for p in run["curve"])
+        seconds = [p["seconds"] for p in run["curve"]]
+        assert 0 < seconds[0] < seconds[1]
+        assert 0 <= run["classes_covered"] <= 10
+        assert run["g_params"] > 0 and run["d_params"] > 0
+    assert "z_corr" in ogan["curve"][0]
+    assert 0 <= ogan["reconstruction_agreement"] <= 1
+    assert (experiments.IMAGES / "base_steps-4_seed-0.png").exists()
+
+    report.write_report(steps=4, target=1e6)
+    text = report.DOC.read_text()
+    for title in ("1. Architectures", "2. SELF-MOD vs plain BN",
+                  "5. O-GAN", "7. Loss variety"):  # fmt: skip
+        assert f"## {title}" in text
+    assert f"{plain['mnist_fid']:.1f}" in text  # the one DCGAN run's FID
+    # Every run reaches an FID below 1e6 at its first evaluation (step 2).
+    assert "| BN (DCGAN) | 2 | 1/1 |" in text
+
+
+def test_steps_to_target_and_fid_at_equal_time(modules):
+    _, report = modules
+    run = {"curve": [
+        {"step": 100, "seconds": 10.0, "fid_1000": 40.0},
+        {"step": 200, "seconds": 20.0, "fid_1000": 20.0},
+        {"step": 300, "seconds": 30.0, "fid_1000": 10.0},
+    ]}  # fmt: skip
+    assert report.steps_to(run, 20.0) == 200
+    assert report.steps_to(run, 5.0) is None
+    assert report.seconds_to(run, 15.0) == 30.0
+    assert report.fid_at_seconds(run, 25.0) == pytest.approx(15.0)
