@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,5 +89,9 @@ def test_steps_to_target_and_fid_at_equal_time(modules):
     ]}  # fmt: skip
     assert report.steps_to(run, 20.0) == 200
     assert report.steps_to(run, 5.0) is None
-    assert report.seconds_to(run, 15.0) == 30.0
+    # 15 lies between the evaluations at 20 s (FID 20) and 30 s (FID 10),
+    # read linearly in log FID.
+    expected = 20.0 + 10.0 * np.log(20 / 15) / np.log(20 / 10)
+    assert report.seconds_to(run, 15.0) == pytest.approx(expected)
+    assert report.table_target([[run], [run, run]]) == 10.0
     assert report.fid_at_seconds(run, 25.0) == pytest.approx(15.0)
