@@ -24,6 +24,7 @@ import resource
 import subprocess
 import sys
 import time
+from statistics import median
 
 VARIANTS = ("floor", "alternating", "onestep", "literal", "frozen")
 
@@ -156,8 +157,8 @@ def main():
 def _row(size, xla, variant, rounds):
     """One table row: medians over rounds, ratios taken within each round."""
     runs = [r[variant] for r in rounds]
-    speed = _median([r["steps_per_s"] for r in runs])
-    peak = _median([r["peak_mib"] for r in runs])
+    speed = median([r["steps_per_s"] for r in runs])
+    peak = median([r["peak_mib"] for r in runs])
     vs_floor = vs_alt = mem = None
     if "floor" in rounds[0]:
         vs_floor = [r["floor"]["steps_per_s"] / r[variant]["steps_per_s"]
@@ -165,7 +166,7 @@ def _row(size, xla, variant, rounds):
     if "alternating" in rounds[0]:
         pairs = list(zip(runs, [r["alternating"] for r in rounds]))
         vs_alt = [r["steps_per_s"] / a["steps_per_s"] for r, a in pairs]
-        mem = _median([r["peak_mib"] / a["peak_mib"] for r, a in pairs])
+        mem = median([r["peak_mib"] / a["peak_mib"] for r, a in pairs])
     return (
         f"{size:>4} {xla:>4} {runs[0]['jit_compile']:>5} {variant:>12} "
         f"{runs[0]['formulation']:>11} {speed:>8.2f} "
@@ -174,19 +175,13 @@ def _row(size, xla, variant, rounds):
     )
 
 
-def _median(values):
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else 0.5 * sum(values[mid - 1 :][:2])
-
-
 def _fmt_spread(ratios):
     """`median (min-max)` of per-round ratios."""
     if ratios is None:
         return "-"
     if len(ratios) == 1:
         return _fmt(ratios[0])
-    return f"{_median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+    return f"{median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def _child(variant, size, xla, args):
