@@ -7,6 +7,7 @@ beside each.
 """
 
 import json
+import os
 import platform
 
 import numpy as np
@@ -427,7 +428,7 @@ def loss_variety(steps):
 
 
 def write_report(steps, target=None):
-    machine = f"{platform.machine()}, {_cpu_count()} CPU cores, no GPU"
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
     sections = [
         ("1. Architectures on MNIST 32 px", architectures(steps)),
         ("2. SELF-MOD vs plain BN", selfmod(steps, target)),
@@ -443,12 +444,6 @@ def write_report(steps, target=None):
     text.append(READING)
     DOC.write_text("\n".join(text))
     print(f"wrote {DOC}")
-
-
-def _cpu_count():
-    import os
-
-    return os.cpu_count()
 
 
 HEAD = """# Results: the source material's claims, measured on MNIST
