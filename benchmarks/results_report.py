@@ -165,14 +165,14 @@ def architectures(steps):
     return table(header, rows) + "\n\n" + "\n\n".join(grids)
 
 
-def selfmod(steps, target=None):
+def selfmod(steps, target=None, rows=None, plot_name="selfmod_curves"):
+    """Table 2 over `rows` (default: TABLES["selfmod"])."""
+    rows_spec = TABLES["selfmod"] if rows is None else rows
     if target is None:
-        target = table_target(
-            [load_runs(o, steps) for _, o in TABLES["selfmod"]]
-        )
+        target = table_target([load_runs(o, steps) for _, o in rows_spec])
     rows, curves = [], []
     summary = {}
-    for label, overrides in TABLES["selfmod"]:
+    for label, overrides in rows_spec:
         runs = load_runs(overrides, steps)
         if not runs:
             continue
@@ -204,7 +204,7 @@ def selfmod(steps, target=None):
     ):
         if plain in summary and mod in summary:
             verdicts.append(_selfmod_verdict(plain, mod, summary, steps))
-    plot = plot_curves("selfmod_curves", curves, "step", "training step")
+    plot = plot_curves(plot_name, curves, "step", "training step")
     return table(header, rows) + "\n\n" + "\n".join(verdicts) + "\n\n" + plot
 
 
@@ -298,7 +298,7 @@ def _cost_ratios(by):
             )
 
 
-def trainers(steps, target=None):
+def trainers(steps, target=None, plot_name="trainer_curves"):
     one = load_runs({}, steps)
     alt = load_runs({"trainer": "alternating"}, steps)
     if not (one and alt):
@@ -336,7 +336,7 @@ def trainers(steps, target=None):
         f"MNIST-FID after {steps} steps",
     ]
     plot = plot_curves(
-        "trainer_curves",
+        plot_name,
         [("one-step", one), ("alternating 1:1", alt)],
         "seconds",
         "training seconds (evaluation excluded)",
@@ -427,7 +427,27 @@ def loss_variety(steps):
     return table(header, quality_rows("losses", steps))
 
 
-def write_report(steps, target=None):
+def longer_budget(steps):
+    """Tables 2 and 4 (and 6, when run) again at a longer budget: the
+    claims about where training ends. None when no run exists."""
+    if not any(load_runs(o, steps) for _, o in TABLES["longer"]):
+        return None
+    parts = [
+        "SELF-MOD vs plain BN:",
+        selfmod(
+            steps,
+            rows=TABLES["longer"][:2],
+            plot_name=f"selfmod_curves_{steps}",
+        ),
+        "One-step vs alternating:",
+        trainers(steps, plot_name=f"trainer_curves_{steps}"),
+    ]
+    if load_runs(TABLES["conditional"][0][1], steps):
+        parts += ["Class-conditional:", conditional(steps)]
+    return "\n\n".join(parts)
+
+
+def write_report(steps, target=None, long_steps=2000):
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
     sections = [
         ("1. Architectures on MNIST 32 px", architectures(steps)),
@@ -438,9 +458,13 @@ def write_report(steps, target=None):
         ("6. Class-conditional MNIST", conditional(steps)),
         ("7. Loss variety", loss_variety(steps)),
     ]
+    longer = longer_budget(long_steps)
+    if longer is not None:
+        sections.append((f"8. A longer budget: {long_steps:,} steps", longer))
     text = [HEAD.format(steps=steps, machine=machine, command=COMMAND)]
     for title, body in sections:
-        text.append(f"## {title}\n\n{COMMANDS.get(title[0], '')}\n\n{body}\n")
+        command = COMMANDS.get(title[0], "").format(long_steps=long_steps)
+        text.append(f"## {title}\n\n{command}\n\n{body}\n")
     text.append(READING)
     DOC.write_text("\n".join(text))
     print(f"wrote {DOC}")
@@ -498,6 +522,10 @@ COMMANDS = {
     "5": f"`{COMMAND} run --tables ogan`",
     "6": f"`{COMMAND} run --tables conditional`",
     "7": f"`{COMMAND} run --tables losses`",
+    "8": f"`{COMMAND} run --tables longer --steps {{long_steps}}` and, for "
+    f"the conditional row, `{COMMAND} run --tables conditional --steps "
+    "{long_steps}`; `report --long-steps {long_steps}`. Targets and rules "
+    "as in tables 2, 4 and 6.",
 }
 
 READING = """## Reading the verdicts: likely reasons

@@ -78,6 +78,13 @@ def test_runs_record_curves_and_the_report_reads_them(modules):
     assert f"{plain['mnist_fid']:.1f}" in text  # the one DCGAN run's FID
     # Every run reaches an FID below 1e6 at its first evaluation (step 2).
     assert "| BN (DCGAN) | 2 | 1/1 |" in text
+    assert "## 8." not in text  # no run at the longer budget (2,000 steps)
+
+    # Section 8 reads the `longer` table's runs at its own budget.
+    report.write_report(steps=4, target=1e6, long_steps=4)
+    longer = report.DOC.read_text().split("## 8. A longer budget: 4 steps")
+    assert len(longer) == 2
+    assert "| BN (DCGAN) |" in longer[1].split("## Reading")[0]
 
 
 def test_steps_to_target_and_fid_at_equal_time(modules):
