@@ -75,6 +75,9 @@ TABLES = {
         ("non-saturating", {"loss": "ns"}),
         ("WGAN-GP", {"loss": "wgan-gp"}),
         ("GAN-QP", {"loss": "gan-qp"}),
+        # Su's scripts run GAN-QP (in O-GAN) at lr 1e-4: a check of
+        # whether the GAN-QP row's lag is the learning rate.
+        ("GAN-QP, lr 1e-4", {"loss": "gan-qp", "lr": 1e-4}),
     ],
     # Tables 2 and 4's claims about where training ends, at a longer
     # budget: `run --tables longer --steps 2000`.
@@ -82,6 +85,8 @@ TABLES = {
         ("BN (DCGAN)", {}),
         ("SELF-MOD", {"arch": "selfmod"}),
         ("alternating 1:1", {"trainer": "alternating"}),
+        # Su: the StyleGAN form converges but with slight mode collapse.
+        ("StyleGAN form (AdaIN)", {"arch": "stylegan"}),
     ],
 }
 

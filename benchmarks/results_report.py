@@ -429,10 +429,17 @@ def loss_variety(steps):
 
 def longer_budget(steps):
     """Tables 2 and 4 (and 6, when run) again at a longer budget: the
-    claims about where training ends. None when no run exists."""
+    claims about where training ends, and the StyleGAN form's mode
+    collapse (Su: it converges, with slight mode collapse). None when no
+    run exists."""
     if not any(load_runs(o, steps) for _, o in TABLES["longer"]):
         return None
     parts = [
+        "Every configuration:",
+        table(
+            ["configuration (one-step unless named)", *QUALITY_HEADER],
+            quality_rows("longer", steps),
+        ),
         "SELF-MOD vs plain BN:",
         selfmod(
             steps,
