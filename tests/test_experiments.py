@@ -102,3 +102,24 @@ def test_steps_to_target_and_fid_at_equal_time(modules):
     assert report.seconds_to(run, 15.0) == pytest.approx(expected)
     assert report.table_target([[run], [run, run]]) == 10.0
     assert report.fid_at_seconds(run, 25.0) == pytest.approx(15.0)
+
+
+def test_committed_results_md_is_what_the_committed_runs_give(
+    modules, tmp_path
+):
+    # docs/RESULTS.md is generated, never hand-edited, and the run JSONs
+    # behind it are in the repository: regenerating it from a copy of
+    # docs/results gives the same text (the machine line aside).
+    import shutil
+
+    shutil.copytree(ROOT / "docs" / "results", tmp_path / "results",
+                    dirs_exist_ok=True)  # fmt: skip
+    _, report = modules
+    assert len(list(report.RUNS.glob("*.json"))) >= 33
+    report.write_report(steps=500)
+
+    def text(path):
+        lines = path.read_text().splitlines()
+        return [line for line in lines if "Machine:" not in line]
+
+    assert text(report.DOC) == text(ROOT / "docs" / "RESULTS.md")
