@@ -52,7 +52,7 @@ def test_run_keys_name_each_configuration_once(modules):
             assert keys.setdefault(key, overrides) == overrides
     # The DCGAN / hinge / one-step baseline is shared by four tables.
     assert experiments.run_key({}, 0, 600) == "base_steps-600_seed-0"
-    assert len(keys) == 12
+    assert len(keys) == 13
 
 
 def test_runs_record_curves_and_the_report_reads_them(modules):

@@ -302,3 +302,15 @@ def test_ctrl_c_or_sigterm_checkpoints_the_current_step(tmp_path, capsys):
     )
     assert metadata["step"] == 6  # the step it stopped at, not 4
     assert "--resume" in capsys.readouterr().err
+
+
+def test_mapping_layers_sets_the_stylegan_mapping_depth():
+    parse = _script("train_mnist").parse_args
+    assert parse([]).mapping_layers == 4
+    args = parse(["--arch", "stylegan", "--mapping-layers", "1",
+                  "--base-channels", "8"])  # fmt: skip
+    generator, _ = cli.build_models(args, 32, 1)
+    mapping = [x.name for x in generator.layers if "mapping_dense" in x.name]
+    assert mapping == ["mapping_dense_1"]
+    with pytest.raises(SystemExit):
+        parse(["--mapping-layers", "0"])
