@@ -318,7 +318,8 @@ def trainers(steps, target=None, plot_name="trainer_curves"):
         reach = [seconds_to(r, target) for r in runs]
         hits = [s for s in reach if s is not None]
         # Steps too: the seconds ran beside other jobs and are noisy.
-        step_hits = [s for s in (steps_to(r, target) for r in runs) if s]
+        step_reach = [steps_to(r, target) for r in runs]
+        step_hits = [s for s in step_reach if s is not None]
         rows.append(
             [
                 label,
@@ -447,7 +448,11 @@ def longer_budget(steps):
         "SELF-MOD vs plain BN:",
         selfmod(
             steps,
-            rows=TABLES["longer"][:2],
+            rows=[
+                row
+                for row in TABLES["longer"]
+                if row[0] in ("BN (DCGAN)", "SELF-MOD")
+            ],
             plot_name=f"selfmod_curves_{steps}",
         ),
         "One-step vs alternating:",
