@@ -14,7 +14,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
 
 @pytest.mark.parametrize(
     "loss,formulation",
-    [("hinge", "fused"), ("hinge", "frozen"), ("wgan", "reversal")],
+    [("hinge", "fused"), ("hinge", "literal"), ("wgan", "reversal")],
 )
 def test_two_replicas_match_one_with_the_same_global_batch(loss, formulation):
     # Logical devices must be set before TensorFlow starts: a fresh process.

@@ -89,6 +89,6 @@ def test_discriminator_must_output_z_dim_codes():
         OGAN(g, mlp_discriminator(out_dim=1))
 
 
-def test_frozen_formulation_is_refused():
-    with pytest.raises(ValueError, match="every gradient"):
-        _make("frozen")
+def test_reversal_is_refused_gan_qp_is_not_zero_sum():
+    with pytest.raises(ValueError, match="zero-sum"):
+        _make("reversal")

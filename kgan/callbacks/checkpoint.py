@@ -29,12 +29,9 @@ import h5py
 import keras
 import numpy as np
 
-from kgan.callbacks._common import (
-    atomic_path,
-    check_positive_int,
-    training_step,
-)
-from kgan.training._base import StopOnNaN
+from kgan._checks import positive_int
+from kgan.callbacks._common import atomic_path, training_step
+from kgan.callbacks.nan import StopOnNaN
 
 METADATA = "checkpoint.json"
 # Keras saves no layer's random-number state (`SeedGenerator`s of dropout,
@@ -88,7 +85,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
             save_freq=save_freq,
             delete_checkpoint=delete_checkpoint,
         )
-        self.keep = check_positive_int("keep", keep)
+        self.keep = positive_int("keep", keep)
         self.verbose = verbose
         self.metadata_path = os.path.join(backup_dir, METADATA)
         self.restored_step = None
@@ -303,7 +300,7 @@ class StopAtStep(keras.callbacks.Callback):
 
     def __init__(self, steps):
         super().__init__()
-        self.steps = check_positive_int("steps", steps)
+        self.steps = positive_int("steps", steps)
 
     def on_train_begin(self, logs=None):
         if training_step(self.model) >= self.steps:

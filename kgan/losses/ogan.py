@@ -10,19 +10,26 @@ Pearson correlation of `z` with `e(G(z))` makes it an encoder.
 from keras import ops
 
 
-def pearson_correlation(a, b, epsilon=1e-8):
+def pearson_correlation(a, b, epsilon=1e-12):
     """Per-sample Pearson correlation across the last axis: shape (batch,).
 
-    `corr = sum((a - mean a)(b - mean b)) / sqrt(sum (a - mean a)^2 *
-    sum (b - mean b)^2)`, each sum over the feature axis of one sample.
+    `corr = sum(a' * b')` with `a' = l2_normalize(a - mean a)` and likewise
+    `b'`, each over the feature axis of one sample, exactly as Su's O-GAN
+    code writes it: Keras' `l2_normalize` divides by
+    `sqrt(max(sum x^2, epsilon))`, so the epsilon only guards a zero
+    vector. (An epsilon added inside the root instead is not negligible
+    when D's codes are ~1e-4, as they are at initialisation.)
     """
     a = ops.cast(a, "float32")
     b = ops.cast(b, "float32")
-    a = a - ops.mean(a, axis=-1, keepdims=True)
-    b = b - ops.mean(b, axis=-1, keepdims=True)
-    a = a / ops.sqrt(ops.sum(a * a, axis=-1, keepdims=True) + epsilon)
-    b = b / ops.sqrt(ops.sum(b * b, axis=-1, keepdims=True) + epsilon)
+    a = _l2_normalize(a - ops.mean(a, axis=-1, keepdims=True), epsilon)
+    b = _l2_normalize(b - ops.mean(b, axis=-1, keepdims=True), epsilon)
     return ops.sum(a * b, axis=-1)
+
+
+def _l2_normalize(x, epsilon):
+    squares = ops.sum(x * x, axis=-1, keepdims=True)
+    return x / ops.sqrt(ops.maximum(squares, epsilon))
 
 
 def standardize_codes(codes, scale=0.9, epsilon=1e-8):

@@ -7,14 +7,12 @@ drawn inside the step from a seeded `keras.random.SeedGenerator`.
 """
 
 import keras
-import numpy as np
 from keras import ops
 
 from kgan import losses as kgan_losses
-from kgan.training.optimizers import (
-    generator_ema_optimizer,
-    swapped_ema_weights,
-)
+from kgan.callbacks.nan import StopOnNaN, with_nan_stop
+from kgan.training import checks
+from kgan.training.optimizers import swapped_ema_weights, unalias
 
 
 class GANTrainer(keras.Model):
@@ -46,6 +44,7 @@ class GANTrainer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        checks.check_pair(generator, discriminator)
         self.generator = generator
         self.discriminator = discriminator
         self.adversarial_loss = kgan_losses.get_loss(loss)
@@ -55,7 +54,6 @@ class GANTrainer(keras.Model):
         self.conditional = len(generator.inputs) == 2
         self.z_dim = int(generator.inputs[0].shape[-1])
         self.image_shape = tuple(generator.outputs[0].shape[1:])
-        self._check_discriminator()
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -65,69 +63,27 @@ class GANTrainer(keras.Model):
         # `BackupAndRestore` requires before `fit`).
         self.built = True
 
-    # -- checks -----------------------------------------------------------
-    def _check_discriminator(self):
-        if self.conditional != (len(self.discriminator.inputs) == 2):
-            raise ValueError(
-                "The generator and discriminator must both be "
-                "class-conditional (two inputs) or both unconditional. "
-                f"Received: generator inputs={len(self.generator.inputs)}, "
-                f"discriminator inputs={len(self.discriminator.inputs)}."
-            )
-        d_in = tuple(self.discriminator.inputs[0].shape[1:])
-        if d_in != self.image_shape:
-            raise ValueError(
-                f"The generator makes images of shape {self.image_shape} but "
-                f"the discriminator takes {d_in}. Build both for the same "
-                "`image_size` and `channels`."
-            )
-        out = tuple(self.discriminator.outputs[0].shape[1:])
-        if out not in ((1,), (self.z_dim,)):
-            raise ValueError(
-                "The discriminator must output scores of shape (batch, 1), or "
-                f"(batch, z_dim={self.z_dim}) for O-GAN. Received: output "
-                f"shape (batch,) + {out}."
-            )
-
-    def check_images(self, images):
-        """Fails early, with the fix, on images of the wrong shape or range."""
-        images = np.asarray(images)
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"The data has images of shape {tuple(images.shape[1:])} but "
-                f"the generator makes {self.image_shape}. Resize or pad the "
-                "data (MNIST: pad 28x28 to 32x32) or build the models for the "
-                "data's size."
-            )
-        low, high = float(images.min()), float(images.max())
-        if low < -1.0 - 1e-3 or high > 1.0 + 1e-3:
-            raise ValueError(
-                "Images must be scaled into [-1, 1] (`x / 255 * 2 - 1`) to "
-                "match the generator's tanh output. Received values in "
-                f"[{low:g}, {high:g}]."
-            )
-
     def fit(self, x=None, y=None, **kwargs):
         """`keras.Model.fit`, after a quick check of the first batch.
 
         `x` is an array of images in [-1, 1] (with `y` the integer labels of
         a class-conditional GAN), or a `tf.data.Dataset` of `images` or
-        `(images, labels)`.
+        `(images, labels)`. A `StopOnNaN` joins the callbacks.
         """
-        first = _first_images(x)
-        if first is not None:
-            self.check_images(first)
-        if self.conditional and y is None and not _yields_pairs(x):
-            raise ValueError(
-                "This GAN is class-conditional: pass labels, "
-                "`fit(images, labels)` or a dataset of (images, labels)."
-            )
+        checks.check_fit_data(x, y, self.image_shape, self.conditional)
         if hasattr(x, "element_spec"):  # a dataset shuffles itself
             kwargs.setdefault("shuffle", False)
-        callbacks = list(kwargs.pop("callbacks", None) or [])
-        if not any(isinstance(c, StopOnNaN) for c in callbacks):
-            callbacks.append(StopOnNaN())
-        return super().fit(x, y, callbacks=callbacks, **kwargs)
+        kwargs["callbacks"] = with_nan_stop(kwargs.get("callbacks"))
+        history = super().fit(x, y, **kwargs)
+        if self.ema_optimizer() is not None:
+            # Keras ended `fit` by writing the EMA into the weights; give
+            # them buffers of their own (see `optimizers.unalias`).
+            unalias(self.generator.trainable_variables)
+        return history
+
+    def check_images(self, images):
+        """Fails early, with the fix, on images of the wrong shape or range."""
+        checks.check_images(images, self.image_shape)
 
     def ema_weights(self):
         """Context manager: the generator holds its EMA weights inside.
@@ -137,16 +93,21 @@ class GANTrainer(keras.Model):
         (After `fit`, Keras has already written the EMA into the generator.)
         A no-op without EMA.
         """
-        optimizer = self.generator_optimizer()
-        ema = generator_ema_optimizer(optimizer)
+        ema = self.ema_optimizer()
         if ema is None:
             return swapped_ema_weights(None, [])
-        if ema is optimizer:  # one optimizer averages every variable
+        if ema is self.optimizer:  # one optimizer averages every variable
             return swapped_ema_weights(ema, self.trainable_variables)
         return swapped_ema_weights(ema, self.generator.trainable_variables)
 
     def generator_optimizer(self):
+        """The optimizer that updates the generator."""
         return getattr(self, "optimizer", None)
+
+    def ema_optimizer(self):
+        """The optimizer keeping the generator's EMA, or None."""
+        optimizer = self.generator_optimizer()
+        return optimizer if getattr(optimizer, "use_ema", False) else None
 
     # -- pieces of the forward pass -----------------------------------------
     def unpack(self, data):
@@ -194,28 +155,66 @@ class GANTrainer(keras.Model):
         inputs = [images, labels] if self.conditional else images
         return self.discriminator(inputs, training=training)
 
-    def d_scores(self, images, labels, training=True):
-        """Discriminator scores `(batch,)` in float32."""
-        return reduce_scores(self.d_outputs(images, labels, training))
+    def fake_views(self, fake_images, labels, training):
+        """D's view of the fake batch for its own loss, and G's view.
 
-    def frozen_d_outputs(self, images, labels):
-        """D(images) with stop-gradient weights: gradients reach images only.
-
-        The state updates of this pass (BN statistics, spectral-norm vectors)
-        are dropped: the discriminator's own passes already made them.
+        Su's literal form: D on `sg(G(z))`, then D on `G(z)` with every
+        gradient. `OneStepGAN` swaps in its exact speed-ups.
         """
-        d = self.discriminator
-        trainable = [ops.stop_gradient(v.value) for v in d.trainable_variables]
-        non_trainable = [v.value for v in d.non_trainable_variables]
-        inputs = [images, labels] if self.conditional else images
-        outputs, _ = d.stateless_call(
-            trainable, non_trainable, inputs, training=True
+        d_view = self.d_outputs(ops.stop_gradient(fake_images), labels, training)
+        g_view = self.d_outputs(fake_images, labels, training)
+        return d_view, g_view
+
+    def call(self, data, training=False):
+        """The GAN's forward pass on one batch: a dict of fixed keys.
+
+        `data` is `images` or `(images, labels)`. Returns `z`,
+        `real_images`, `fake_images` and the raw discriminator outputs
+        `real_codes` (D(x)), `fake_codes` (D's view of the fakes, for its
+        own loss) and `g_fake_codes` (the generator's view), shape
+        `(batch, k)`: O-GAN's codes `e(x)` when k = z_dim. (To sample
+        images, call the generator: `trainer.generator(z)` or
+        `kgan.sample`.)
+        """
+        images, labels = self.unpack(data)
+        z = self.sample_z(ops.shape(images)[0])
+        fake = self.generate(z, labels, training)
+        real_codes = self.d_outputs(self.noisy(images), labels, training)
+        # D's views come after D(x), the generator's last: each sees D in
+        # the state the earlier passes left (spectral norm updates its
+        # kernel on every training call).
+        fake_codes, g_fake_codes = self.fake_views(
+            self.noisy(fake), labels, training
         )
-        return outputs
+        return {
+            "z": z,
+            "real_images": images,
+            "fake_images": fake,
+            "real_codes": real_codes,
+            "fake_codes": fake_codes,
+            "g_fake_codes": g_fake_codes,
+        }
 
     def score_fn(self, labels):
-        """`images -> scores` for the penalties, labels bound."""
-        return lambda images: self.d_scores(images, labels, training=True)
+        """`images -> scores` for the gradient penalties, labels bound.
+
+        D runs through `stateless_call` on its current weights (gradients
+        reach them) and its state updates are dropped: a penalty's pass
+        must not move BatchNorm's moving statistics, and on JAX it runs
+        inside `jax.grad`, where such an update would leak a tracer.
+        """
+        d = self.discriminator
+        trainable = [v.value for v in d.trainable_variables]
+        non_trainable = [v.value for v in d.non_trainable_variables]
+
+        def scores(images):
+            inputs = [images, labels] if self.conditional else images
+            outputs, _ = d.stateless_call(
+                trainable, non_trainable, inputs, training=True
+            )
+            return reduce_scores(outputs)
+
+        return scores
 
     def penalties(self, real_images, fake_images, labels):
         """Sum of the discriminator-side regularisers (fakes carry no grad)."""
@@ -251,9 +250,16 @@ class GANTrainer(keras.Model):
         self.real_score_tracker.update_state(ops.mean(real_scores))
         self.fake_score_tracker.update_state(ops.mean(fake_scores))
 
-    def call(self, inputs, training=False):
-        """Samples images: `trainer(z)` or `trainer([z, labels])`."""
-        return self.generator(inputs, training=training)
+    @property
+    def metrics(self):
+        # The trainer's own trackers (keras.io's custom-`train_step`
+        # pattern); subclasses append theirs.
+        return [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.real_score_tracker,
+            self.fake_score_tracker,
+        ]
 
     def compile_from_config(self, config):
         """Recompiles a reloaded trainer (Keras skips a custom `compile`)."""
@@ -305,12 +311,13 @@ class GANTrainer(keras.Model):
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         for key in ("generator", "discriminator", "loss", "instance_noise"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects
-            )
+            if key in config:  # O-GAN's config has no `loss`: it is fixed
+                config[key] = keras.saving.deserialize_keras_object(
+                    config[key], custom_objects=custom_objects
+                )
         config["regularizers"] = [
             keras.saving.deserialize_keras_object(r, custom_objects)
-            for r in config["regularizers"]
+            for r in config.get("regularizers", [])
         ]
         return cls(**config)
 
@@ -354,59 +361,3 @@ def _replica_info():
     if context is None or context.num_replicas_in_sync == 1:
         return 1, 0
     return context.num_replicas_in_sync, context.replica_id_in_sync_group
-
-
-def _first_images(x):
-    """The first batch of images of an array or dataset, else None."""
-    if x is None:
-        return None
-    if isinstance(x, np.ndarray):
-        return x[: min(len(x), 256)]
-    take = getattr(x, "take", None)
-    if take is None:
-        return None
-    try:
-        element = next(iter(x.take(1)))
-    except (StopIteration, TypeError):
-        return None
-    if isinstance(element, (tuple, list)):
-        element = element[0]
-    return keras.ops.convert_to_numpy(element)
-
-
-def _yields_pairs(x):
-    spec = getattr(x, "element_spec", None)
-    return isinstance(spec, (tuple, list)) and len(spec) >= 2
-
-
-class StopOnNaN(keras.callbacks.Callback):
-    """Stops `fit` when a loss turns NaN or infinite, and says why.
-
-    Keras' `TerminateOnNaN` watches `loss` only; this watches every loss the
-    trainer reports and names the fixes that usually help.
-    """
-
-    def __init__(self, checkpoint_hint=None):
-        super().__init__()
-        self.checkpoint_hint = checkpoint_hint
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        bad = [
-            k
-            for k, v in logs.items()
-            if k.endswith("loss") and not np.isfinite(float(v))
-        ]
-        if not bad:
-            return
-        self.model.stop_training = True
-        message = (
-            f"kgan: training stopped at batch {batch}: {', '.join(bad)} "
-            "became NaN or infinite. Lower the learning rate, check that "
-            "the images are in [-1, 1], or add a gradient penalty / "
-            "spectral normalisation to the discriminator."
-        )
-        if self.checkpoint_hint:
-            message += f" The last good checkpoint is {self.checkpoint_hint}."
-        print(message)
-        self.nan_message = message

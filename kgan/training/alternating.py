@@ -10,8 +10,12 @@ The discriminator steps reuse the batch of real images, as keras.io does.
 import keras
 from keras import ops
 
-from kgan.training._base import GANTrainer, scale_for_replicas
-from kgan.training.optimizers import generator_ema_optimizer
+from kgan.training._base import (
+    GANTrainer,
+    reduce_scores,
+    scale_for_replicas,
+)
+from kgan.training.optimizers import unalias
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -82,8 +86,8 @@ class AlternatingGAN(GANTrainer):
             fake = self.generate(self.sample_z(batch), labels, training=True)
             fake = ops.stop_gradient(fake)
             with tf.GradientTape() as tape:
-                real_scores = self.d_scores(self.noisy(images), labels)
-                fake_scores = self.d_scores(self.noisy(fake), labels)
+                real_scores = reduce_scores(self.d_outputs(self.noisy(images), labels))
+                fake_scores = reduce_scores(self.d_outputs(self.noisy(fake), labels))
                 d_loss = self.adversarial_loss.d_loss(
                     real_scores, fake_scores, images, fake
                 ) + self.penalties(images, fake, labels)
@@ -94,7 +98,7 @@ class AlternatingGAN(GANTrainer):
         with tf.GradientTape() as tape:
             fake = self.generate(self.sample_z(batch), labels, training=True)
             # Only G's weights are differentiated: D runs as usual.
-            g_fake_scores = self.d_scores(self.noisy(fake), labels)
+            g_fake_scores = reduce_scores(self.d_outputs(self.noisy(fake), labels))
             g_loss = (
                 self.adversarial_loss.g_loss(
                     ops.stop_gradient(real_scores), g_fake_scores
@@ -107,11 +111,6 @@ class AlternatingGAN(GANTrainer):
 
         self.update_trackers(d_loss, g_loss, real_scores, fake_scores)
         return self.get_metrics_result()
-
-    @property
-    def metrics(self):
-        # Two losses, no single one: leave Keras' "loss" tracker out.
-        return [m for m in super().metrics if m is not self._loss_tracker]
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -131,9 +130,10 @@ class AlternatingGAN(GANTrainer):
         history = super().fit(*args, **kwargs)
         # Keras finalises only `model.optimizer`; do the same for G's EMA so
         # both trainers end `fit` with the averaged generator.
-        ema = generator_ema_optimizer(self.g_optimizer)
+        ema = self.ema_optimizer()
         if ema is not None:
             ema.finalize_variable_values(self.generator.trainable_variables)
+            unalias(self.generator.trainable_variables)
         return history
 
     def current_step(self):

@@ -10,8 +10,8 @@ z_dim-vector output and `avg` its mean over the dimensions:
     L    = mean(t1 + t2 - corr_weight * corr) + mean(qp)
 
 `t1 + qp` is `kgan.losses`' "gan-qp" pair (lambda = 2), `t2` the one-step
-generator term, and the correlation the `shared_loss_of` hook of
-`OneStepGAN`: both networks take its full gradient.
+generator term (`g_zero`), and the correlation the `shared_loss` of
+`OneStepGAN.objective`: both networks take its full gradient.
 """
 
 import keras
@@ -34,9 +34,8 @@ class OGAN(OneStepGAN):
         corr_weight: weight `w` of the correlation term (0.5 in Su's 128 px
             run, 1.0 in the 256 px one).
         qp_lambda: GAN-QP's lambda; `1 / (2 * lambda) = 0.25` in Su's code.
-        formulation: `"auto"` (fused on TensorFlow without XLA, literal
-            with XLA or elsewhere),
-            `"fused"` or `"literal"`.
+        formulation: `"auto"` (fused on TensorFlow without XLA, else
+            literal), `"fused"` or `"literal"`: the same update.
         seed, regularizers, instance_noise: see `OneStepGAN`.
 
     Reference:
@@ -53,14 +52,14 @@ class OGAN(OneStepGAN):
         formulation="auto",
         **kwargs,
     ):
-        kwargs.pop("loss", None)
-        kwargs.pop("g_weight", None)
-        if formulation not in ("auto", "fused", "literal"):
-            raise ValueError(
-                "O-GAN's correlation term needs D(G(z)) with every gradient, "
-                "so `formulation` must be 'auto', 'fused' or 'literal'. "
-                f"Received: formulation={formulation!r}"
-            )
+        for fixed in ("loss", "g_weight"):
+            if fixed in kwargs:
+                raise ValueError(
+                    f"OGAN trains Su's O-GAN objective, whose `{fixed}` is "
+                    "fixed (GAN-QP, generator weight 1): drop "
+                    f"`{fixed}=`; set `qp_lambda` / `corr_weight`, or use "
+                    "OneStepGAN for another loss."
+                )
         super().__init__(
             generator,
             discriminator,
@@ -69,7 +68,10 @@ class OGAN(OneStepGAN):
             **kwargs,
         )
         if self.conditional:
-            raise ValueError("O-GAN takes an unconditional generator.")
+            raise ValueError(
+                "O-GAN takes an unconditional generator and discriminator "
+                "(one input each): drop the labels."
+            )
         out_dim = int(discriminator.outputs[0].shape[-1])
         if out_dim != self.z_dim:
             raise ValueError(
@@ -82,18 +84,21 @@ class OGAN(OneStepGAN):
         self.qp_lambda = float(qp_lambda)
         self.z_corr_tracker = keras.metrics.Mean(name="z_corr")
 
-    @property
-    def active_formulation(self):
-        if self.formulation != "auto":
-            return super().active_formulation
-        tf_backend = keras.backend.backend() == "tensorflow"
-        return "fused" if tf_backend and not self._xla() else "literal"
-
-    def shared_loss_of(self, out):
-        codes = out.get("g_fake_codes", out["fake_codes"])
-        corr = pearson_correlation(out["z"], codes)
-        self.z_corr_tracker.update_state(ops.mean(corr))
+    def shared_loss(self, out):
+        """`-corr_weight * mean(pearson(z, e(G(z))))`: both networks take
+        its full gradient (G's view of the fakes carries every gradient
+        in each formulation O-GAN can use)."""
+        corr = pearson_correlation(out["z"], out["g_fake_codes"])
         return -self.corr_weight * ops.mean(corr)
+
+    def track(self, terms, out):
+        super().track(terms, out)
+        corr = pearson_correlation(out["z"], out["g_fake_codes"])
+        self.z_corr_tracker.update_state(ops.mean(corr))
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.z_corr_tracker]
 
     def encode(self, images, batch_size=64):
         """The codes `e(x)`, shape (n, z_dim)."""
@@ -110,8 +115,8 @@ class OGAN(OneStepGAN):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("loss")
-        config.pop("g_weight")
+        for fixed in ("loss", "g_weight"):
+            config.pop(fixed)
         config.update(
             {"corr_weight": self.corr_weight, "qp_lambda": self.qp_lambda}
         )

@@ -1,38 +1,45 @@
 """The one-step GAN trainer: one loss, one optimizer, one `model.fit`.
 
-Su's post (https://kexue.fm/archives/6387) folds the discriminator and
-generator updates into a single loss with `stop_gradient`:
+Su's post (https://kexue.fm/archives/6387, SPEC §3) folds the discriminator
+and generator updates into a single loss with `stop_gradient`:
 
-    L = d_loss(D(x), D(sg(G(z))))
-        + lambda * [g_loss(D(G(z))) - g_loss(D(sg(G(z))))]
+    L = d_loss(D(x), D(sg G(z))) + D penalties
+        + lambda * [g_loss(D(G(z))) - g_loss(D(sg G(z)))]
+        + G penalties + shared
 
-The bracket is zero in value; it carries only its gradient, which reaches
-the generator alone (the discriminator's parts of its two terms cancel). One
-optimizer step on L is a simultaneous 1:1 update of both networks.
+`OneStepGAN.objective` writes exactly this, one term a line. The bracket is
+zero in value; it carries only its gradient, which reaches the generator
+alone (D's parts of its two terms cancel). Terms that belong to one network
+and are not adversarial (a generator regulariser, a D penalty) and terms
+both networks take in full (O-GAN's correlation, `shared`) stand outside
+the bracket, added once. One optimizer step on L is a simultaneous 1:1
+update of both networks.
 
-The literal formula runs D twice on the fake batch and then throws away the
-weight gradients of both runs. kgan computes the same gradients with less:
+Written literally, L runs D twice on the fake batch and throws away the
+weight gradients of both runs. A *formulation* is an exact speed-up of the
+same objective, chosen once, at `compile`:
 
-- `"reversal"` (zero-sum losses, the WGAN family): g_loss = -d_fake, so the
-  generator's gradient is the discriminator's reversed; one D pass on the
-  fake batch with a gradient-reversal identity in front of it is exact.
-- `"fused"` (TensorFlow): one forward pass, one tape, two gradients: the
-  discriminator's loss w.r.t. D's weights and lambda * g_loss w.r.t. G's.
-  The default without XLA (the default on CPU).
-- `"frozen"` (any backend): D on `sg(G(z))` for its own update, and D with
-  stop-gradient weights (`stateless_call`) on `G(z)` for the generator's;
-  Keras' own `train_step` does the update, so JAX and PyTorch work too.
-- `"literal"`: Su's formula as written; the default under XLA, where it
-  measured faster than the other two.
+- `"literal"`: Su's formula as written; any backend, the reference. D sees
+  `sg(G(z))` for its own loss and `G(z)` for the generator's term.
+- `"reversal"` (zero-sum losses, the WGAN family): g_loss = -(fake part of
+  d_loss), so the generator's gradient is D's reversed: one D pass on the
+  fakes behind a gradient-reversal identity (scaled by lambda) is exact,
+  and the bracket is identically zero. Runs at the cost of a plain step.
+- `"fused"` (TensorFlow): one D pass on `G(z)`, one tape, two gradients:
+  D's weights take the gradient of the D terms, G's that of the G terms.
+  Measured fastest on TensorFlow without XLA (benchmarks/train_step.py).
+
+`"auto"` picks reversal for zero-sum losses, else fused on TensorFlow
+without XLA, else literal.
 """
 
 import keras
 from keras import ops
 
 from kgan.training._base import GANTrainer, reduce_scores, scale_for_replicas
-from kgan.training.optimizers import bind_generator, split_optimizer
+from kgan.training.optimizers import network_optimizers, split_optimizer
 
-FORMULATIONS = ("auto", "reversal", "fused", "frozen", "literal")
+FORMULATIONS = ("auto", "literal", "reversal", "fused")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -40,8 +47,9 @@ class OneStepGAN(GANTrainer):
     """Trains a GAN with one single loss and one `fit` (SPEC §3).
 
     Every weight of D receives exactly the gradient of the discriminator's
-    loss, and every weight of G exactly `g_weight` times the gradient of the
-    generator's loss, whichever formulation computes them.
+    loss (plus its penalties), and every weight of G exactly `g_weight`
+    times the gradient of the generator's loss (plus its regularisers),
+    whichever formulation computes them.
 
     Args:
         generator: a Keras model, `z` (or `[z, labels]`) -> images in [-1, 1].
@@ -54,11 +62,9 @@ class OneStepGAN(GANTrainer):
             normalise each weight's gradient scale away, so there use
             `compile(g_optimizer=...)` with another learning rate (TTUR).
             Default 1.
-        formulation: `"auto"` (reversal for zero-sum losses, else fused on
-            TensorFlow without XLA, literal with XLA, frozen on other
-            backends; measured in benchmarks/train_step.py) or one of
-            `"reversal"`,
-            `"fused"`, `"frozen"`, `"literal"` (see the module docstring).
+        formulation: `"auto"`, `"literal"`, `"reversal"` (zero-sum losses)
+            or `"fused"` (TensorFlow): see the module docstring. All give
+            the same update.
         regularizers, instance_noise, seed: see `GANTrainer`.
 
     Example:
@@ -88,13 +94,17 @@ class OneStepGAN(GANTrainer):
         **kwargs,
     ):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
-        if formulation not in FORMULATIONS:
-            raise ValueError(
-                f"`formulation` must be one of {FORMULATIONS}. "
-                f"Received: formulation={formulation!r}"
-            )
-        self.g_weight = float(g_weight)
+        self.g_weight = _check_weight(g_weight)
         self.formulation = formulation
+        self.active_formulation = resolve_formulation(
+            formulation, self.zero_sum, xla=False
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ema_momentum = None
+
+    @property
+    def zero_sum(self):
+        return bool(getattr(self.adversarial_loss, "zero_sum", False))
 
     def compile(
         self, optimizer="rmsprop", g_optimizer=None, ema_momentum=None, **kwargs
@@ -115,41 +125,90 @@ class OneStepGAN(GANTrainer):
         optimizer = split_optimizer(
             optimizer, self.generator, g_optimizer, ema_momentum
         )
+        self.ema_momentum = ema_momentum
         super().compile(optimizer=optimizer, **kwargs)
-        bind_generator(self.optimizer, self.generator)
+        self.active_formulation = resolve_formulation(
+            self.formulation, self.zero_sum, xla=self.jit_compile is True
+        )
+
+    def get_compile_config(self):
+        # The parts, not the MultiOptimizer: `compile` rebuilds the split
+        # (and binds it to this generator) when the trainer is reloaded.
+        config = super().get_compile_config()
+        d_optimizer, g_optimizer = network_optimizers(self.optimizer)
+        config["optimizer"] = keras.optimizers.serialize(d_optimizer)
+        if g_optimizer is not d_optimizer:
+            config["g_optimizer"] = keras.optimizers.serialize(g_optimizer)
+        config["ema_momentum"] = self.ema_momentum
+        return config
+
+    def generator_optimizer(self):
+        return network_optimizers(getattr(self, "optimizer", None))[1]
+
+    # -- the objective -------------------------------------------------------
+    def fake_views(self, fake_images, labels, training):
+        if self.active_formulation == "literal":
+            return super().fake_views(fake_images, labels, training)
+        if self.active_formulation == "reversal":
+            fake_images = reverse_gradient(fake_images, self.g_weight)
+        view = self.d_outputs(fake_images, labels, training)
+        return view, view
+
+    def objective(self, out, labels):
+        """SPEC §3's single loss, term by term, from the forward pass `out`.
+
+        Returns a dict of scalars; `total` is the loss one optimizer step
+        minimises. `g_loss` is the generator's adversarial loss itself (the
+        bracket's value is zero).
+        """
+        loss = self.adversarial_loss
+        real = reduce_scores(out["real_codes"])
+        fake = reduce_scores(out["fake_codes"])  # D(sg G(z))
+        g_fake = reduce_scores(out["g_fake_codes"])  # D(G(z))
+        real_images = out["real_images"]
+        sg_fake_images = ops.stop_gradient(out["fake_images"])
+        t = {}
+        t["d_loss"] = loss.d_loss(real, fake, real_images, sg_fake_images)
+        t["d_penalty"] = self.penalties(real_images, sg_fake_images, labels)
+        t["g_loss"] = loss.g_loss(ops.stop_gradient(real), g_fake)
+        t["g_zero"] = t["g_loss"] - loss.g_loss(ops.stop_gradient(real), fake)
+        t["g_penalty"] = self.generator_penalties()
+        t["shared"] = self.shared_loss(out)
+        t["total"] = (
+            t["d_loss"]
+            + t["d_penalty"]
+            + self.g_weight * t["g_zero"]
+            + t["g_penalty"]
+            + t["shared"]
+        )
+        return t
+
+    def shared_loss(self, out):
+        """A term both networks take in full (O-GAN's correlation); none
+        for a plain GAN."""
+        return ops.zeros((), "float32")
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        terms = self.objective(y_pred, self.unpack(x)[1])
+        self.track(terms, y_pred)
+        return scale_for_replicas(terms["total"])
+
+    def track(self, terms, out):
+        """Updates the logged metrics from the objective's terms."""
+        self.loss_tracker.update_state(terms["total"])
+        self.update_trackers(
+            terms["d_loss"] + terms["d_penalty"],
+            terms["g_loss"] + terms["g_penalty"],
+            reduce_scores(out["real_codes"]),
+            reduce_scores(out["fake_codes"]),
+        )
 
     @property
-    def active_formulation(self):
-        """The formulation `"auto"` resolves to for this loss and backend."""
-        if self.formulation == "reversal" and not self.zero_sum:
-            raise ValueError(
-                f"`formulation='reversal'` needs a zero-sum loss (WGAN); "
-                f"{self.adversarial_loss.name!r} is not."
-            )
-        if self.formulation == "fused" and not _is_tensorflow():
-            raise ValueError(
-                "`formulation='fused'` needs the TensorFlow backend; use "
-                "'frozen' on JAX / PyTorch."
-            )
-        if self.formulation != "auto":
-            return self.formulation
-        if self.zero_sum:
-            return "reversal"
-        if not _is_tensorflow():
-            return "frozen"
-        # Measured (benchmarks/train_step.py, 32 px, CPU): under XLA the
-        # two-tape fused step slows to ~2x the floor, Su's literal form runs
-        # at ~1.2x, the frozen one at ~1.3x.
-        return "literal" if self._xla() else "fused"
+    def metrics(self):
+        return [self.loss_tracker] + super().metrics
 
-    def _xla(self):
-        return bool(getattr(self, "compiled", False) and self.jit_compile)
-
-    @property
-    def zero_sum(self):
-        return bool(getattr(self.adversarial_loss, "zero_sum", False))
-
-    # -- the step ------------------------------------------------------------
     def train_step(self, *args):
         # Keras hands `fit`'s batch over as (x, y); the whole batch, labels
         # included, is the input of the GAN's forward pass, so it goes in x.
@@ -158,102 +217,25 @@ class OneStepGAN(GANTrainer):
             return self._fused_train_step(data)
         return super().train_step(*state, (data,))
 
-    def call(self, data, training=False):
-        """The forward pass of one step; returns the tensors of the loss.
-
-        `fake_scores` is D's view of the fake batch (its own gradient);
-        `g_fake_scores`, where present, the generator's. `*_codes` are the
-        raw discriminator outputs (O-GAN's codes `e(x)`).
-        """
-        images, labels = self.unpack(data)
-        z = self.sample_z(ops.shape(images)[0])
-        fake = self.generate(z, labels, training)
-        real_in, fake_in = self.noisy(images), self.noisy(fake)
-        out = {"z": z, "real_images": images, "fake_images": fake}
-        out["real_codes"] = self.d_outputs(real_in, labels, training)
-        mode = self.active_formulation
-        if mode == "reversal":
-            d_view = reverse_gradient(fake_in, self.g_weight)
-        elif mode == "fused":
-            d_view = fake_in
-        else:
-            d_view = ops.stop_gradient(fake_in)
-        out["fake_codes"] = self.d_outputs(d_view, labels, training)
-        # The generator's own view comes last, so it sees D in the state its
-        # own passes left (spectral norm updates its kernel on every call).
-        if mode == "frozen":
-            out["g_fake_codes"] = self.frozen_d_outputs(fake_in, labels)
-        elif mode == "literal":  # D(G(z)) with every gradient, as Su wrote it
-            out["g_fake_codes"] = self.d_outputs(fake_in, labels, training)
-        for key in ("real", "fake", "g_fake"):
-            if f"{key}_codes" in out:
-                out[f"{key}_scores"] = reduce_scores(out[f"{key}_codes"])
-        return out
-
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        out = y_pred
-        d_loss = self.d_loss_of(out, self.unpack(x)[1])
-        g_loss = self.g_loss_of(out, out.get("g_fake_scores"))
-        shared = self.shared_loss_of(out)
-        mode = self.active_formulation
-        if mode == "reversal":
-            # The reversal identity already hands G its gradient: g_loss is
-            # reported, not optimised.
-            total = d_loss + shared
-        elif mode == "literal":
-            # Zero in value: it carries only G's gradient (Su's t2_loss).
-            g_zero = g_loss - self.g_loss_of(out, out["fake_scores"])
-            total = d_loss + self.g_weight * g_zero + shared
-        else:
-            # Gradient of lambda * g_loss, value 0: the reported loss is the
-            # value of Su's single loss whatever the formulation.
-            g_zero = g_loss - ops.stop_gradient(g_loss)
-            total = d_loss + self.g_weight * g_zero + shared
-        self.update_trackers(
-            d_loss, g_loss, out["real_scores"], out["fake_scores"]
-        )
-        return scale_for_replicas(total)
-
-    def g_loss_of(self, out, fake_scores=None):
-        if fake_scores is None:
-            fake_scores = out["fake_scores"]
-        return (
-            self.adversarial_loss.g_loss(
-                ops.stop_gradient(out["real_scores"]), fake_scores
-            )
-            + self.generator_penalties()
-        )
-
-    def shared_loss_of(self, out):
-        """A term whose gradient both networks take in full (O-GAN's
-        correlation); none for a plain GAN."""
-        return 0.0
-
-    def d_loss_of(self, out, labels):
-        return self.adversarial_loss.d_loss(
-            out["real_scores"],
-            out["fake_scores"],
-            out["real_images"],
-            ops.stop_gradient(out["fake_images"]),
-        ) + self.penalties(out["real_images"], out["fake_images"], labels)
-
     def _fused_train_step(self, data):
+        """One tape, two gradients of the same objective (TensorFlow).
+
+        D's view and G's view are one D pass on `G(z)`: D's weights take the
+        gradient of the D terms, G's weights that of the G terms, which is
+        the gradient of `total` each network would get from Su's form.
+        """
         import tensorflow as tf
 
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         with tf.GradientTape(persistent=True) as tape:
             out = self(data, training=True)
-            d_loss = self.d_loss_of(out, self.unpack(data)[1])
-            g_loss = self.g_loss_of(out)
-            shared = self.shared_loss_of(out)
-            d_total = self.optimizer.scale_loss(
-                scale_for_replicas(d_loss + shared)
-            )
-            g_total = self.optimizer.scale_loss(
-                scale_for_replicas(self.g_weight * g_loss + shared)
+            t = self.objective(out, self.unpack(data)[1])
+            d_total = t["d_loss"] + t["d_penalty"] + t["shared"]
+            g_total = self.g_weight * t["g_loss"] + t["g_penalty"] + t["shared"]
+            d_total, g_total = (
+                self.optimizer.scale_loss(scale_for_replicas(part))
+                for part in (d_total, g_total)
             )
         grads = tape.gradient(d_total, d_vars) + tape.gradient(g_total, g_vars)
         del tape
@@ -262,10 +244,7 @@ class OneStepGAN(GANTrainer):
         by_var = {id(v): g for v, g in zip(d_vars + g_vars, grads)}
         variables = self.trainable_variables
         self.optimizer.apply_gradients([(by_var[id(v)], v) for v in variables])
-        self.update_trackers(
-            d_loss, g_loss, out["real_scores"], out["fake_scores"]
-        )
-        self._loss_tracker.update_state(d_loss + shared)
+        self.track(t, out)
         return self.get_metrics_result()
 
     def get_config(self):
@@ -274,6 +253,36 @@ class OneStepGAN(GANTrainer):
             {"g_weight": self.g_weight, "formulation": self.formulation}
         )
         return config
+
+
+def resolve_formulation(formulation, zero_sum, xla):
+    """The formulation `formulation` stands for, checked; `"auto"` resolved.
+
+    Measured (benchmarks/train_step.py, CPU): without XLA the fused step is
+    the fastest exact form for non-zero-sum losses; under XLA Su's literal
+    form beats it. Reversal runs at the floor wherever it applies.
+    """
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if formulation not in FORMULATIONS:
+        raise ValueError(
+            f"`formulation` must be one of {FORMULATIONS}. "
+            f"Received: formulation={formulation!r}"
+        )
+    if formulation == "reversal" and not zero_sum:
+        raise ValueError(
+            "`formulation='reversal'` needs a zero-sum loss (WGAN): use "
+            "'auto' or 'literal' for this loss."
+        )
+    if formulation == "fused" and not tensorflow:
+        raise ValueError(
+            "`formulation='fused'` needs the TensorFlow backend: use 'auto' "
+            f"or 'literal' on {keras.backend.backend()}."
+        )
+    if formulation != "auto":
+        return formulation
+    if zero_sum:
+        return "reversal"
+    return "fused" if tensorflow and not xla else "literal"
 
 
 def reverse_gradient(x, scale):
@@ -291,5 +300,13 @@ def reverse_gradient(x, scale):
     return _reverse(x)
 
 
-def _is_tensorflow():
-    return keras.backend.backend() == "tensorflow"
+def _check_weight(g_weight):
+    if isinstance(g_weight, bool) or not isinstance(g_weight, (int, float)):
+        raise ValueError(
+            f"`g_weight` must be a number. Received: g_weight={g_weight!r}"
+        )
+    if g_weight < 0:
+        raise ValueError(
+            f"`g_weight` must be >= 0. Received: g_weight={g_weight!r}"
+        )
+    return float(g_weight)

@@ -1,10 +1,12 @@
-"""One optimizer object with a learning rate (and EMA) for each network.
+"""One Keras optimizer holding a discriminator and a generator optimizer.
 
 TTUR (Heusel et al. 2017, https://arxiv.org/abs/1706.08500) trains D and G
 with different learning rates. Scaling G's part of the single loss would not
 do it (Adam and RMSprop are invariant to the gradient's scale), so kgan uses
 Keras' own `MultiOptimizer`, routing the generator's variables to their own
-optimizer. The same split gives the generator alone a weight EMA.
+optimizer. The same split gives the generator alone a weight EMA, and gives
+the alternating trainer its two optimizers inside the one `model.optimizer`
+that Keras' trainers (TensorFlow and JAX) save, restore and distribute.
 """
 
 import contextlib
@@ -35,6 +37,7 @@ class GeneratorOptimizerMap:
         return self
 
     def values(self):
+        # MultiOptimizer keeps this order: `.optimizers` is [D's, G's].
         return [self.default_optimizer, self.generator_optimizer]
 
     def __call__(self, variable):
@@ -57,15 +60,18 @@ class GeneratorOptimizerMap:
         return cls(**config)
 
 
-def split_optimizer(optimizer, generator, g_optimizer=None, ema_momentum=None):
+def split_optimizer(
+    optimizer, generator, g_optimizer=None, ema_momentum=None, split=False
+):
     """`optimizer` for D, `g_optimizer` (default: a copy) for G, as one.
 
     With `ema_momentum`, the generator's optimizer keeps an EMA of G's
     weights (Keras' `use_ema`); Keras writes it into G at the end of `fit`.
-    Returns `optimizer` unchanged when neither option is given.
+    Returns `optimizer` itself when there is nothing to split (no
+    `g_optimizer`, no EMA, `split=False`).
     """
     optimizer = keras.optimizers.get(optimizer)
-    if g_optimizer is None and ema_momentum is None:
+    if g_optimizer is None and ema_momentum is None and not split:
         return optimizer
     if g_optimizer is None:
         g_optimizer = optimizer.__class__.from_config(optimizer.get_config())
@@ -77,37 +83,45 @@ def split_optimizer(optimizer, generator, g_optimizer=None, ema_momentum=None):
     return keras.optimizers.MultiOptimizer(mapping)
 
 
-def bind_generator(optimizer, generator):
-    """Re-binds a (reloaded) split optimizer to the trainer's generator."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    mapping = getattr(inner, "_optimizer_map", None)
-    if isinstance(mapping, GeneratorOptimizerMap):
-        mapping.bind(generator)
+def network_optimizers(optimizer):
+    """`(D's optimizer, G's optimizer)` of a trainer's `optimizer`.
 
-
-def generator_ema_optimizer(optimizer):
-    """The optimizer holding the generator's EMA, or None."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    mapping = getattr(inner, "_optimizer_map", None)
-    if isinstance(mapping, GeneratorOptimizerMap):
-        inner = mapping.generator_optimizer
-    return inner if getattr(inner, "use_ema", False) else None
+    The same object twice when one optimizer trains both networks. Public
+    API only: a split optimizer lists its parts in `.optimizers`.
+    """
+    parts = getattr(optimizer, "optimizers", None)
+    if isinstance(optimizer, keras.optimizers.MultiOptimizer) and parts:
+        return parts[0], parts[-1]
+    return optimizer, optimizer
 
 
 @contextlib.contextmanager
 def swapped_ema_weights(optimizer, variables):
     """Inside the block `variables` hold their EMA; outside, their values.
 
-    `variables` must be the full list the optimizer trains, in its order.
-    Uses the optimizer's public `finalize_variable_values`.
+    `variables` must be the list the optimizer averages, in its order. Uses
+    the optimizer's public `finalize_variable_values`.
     """
     if optimizer is None or not optimizer.built:
         yield
         return
-    saved = [ops.convert_to_numpy(v) for v in variables]
+    saved = [ops.convert_to_numpy(v).copy() for v in variables]
     optimizer.finalize_variable_values(variables)
+    unalias(variables)
     try:
         yield
     finally:
         for v, value in zip(variables, saved):
             v.assign(value)
+
+
+def unalias(variables):
+    """Gives each variable a buffer of its own (a copy of its value).
+
+    `finalize_variable_values` assigns the EMA variable's array itself to
+    the model variable. On JAX a later `predict` / `fit` donates that
+    shared buffer, and the EMA variable then points at a deleted array
+    ("Array has been deleted" at the next `save`). Copying breaks the link.
+    """
+    for v in variables:
+        v.assign(ops.convert_to_numpy(v).copy())
