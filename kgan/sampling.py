@@ -24,40 +24,12 @@ import math
 import keras
 import numpy as np
 
+from kgan._checks import is_number, positive_int, positive_number
 from kgan.layers.latent_average import LatentAverage
 
 # Cap on candidates per redraw round, so a tiny threshold costs rounds rather
 # than memory.
 _MAX_CANDIDATES = 1 << 22
-
-
-def _check_positive_int(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < 1
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _is_real(value):
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float, np.integer, np.floating))
-        and math.isfinite(value)
-    )
-
-
-def _check_threshold(threshold):
-    if not _is_real(threshold) or threshold <= 0:
-        raise ValueError(
-            "The truncation threshold must be a positive number. "
-            f"Received: threshold={threshold!r}"
-        )
-    return float(threshold)
 
 
 def _truncated_normal(rng, shape, threshold):
@@ -100,7 +72,7 @@ def truncated_normal(shape, threshold, seed=None):
     >>> float(np.abs(z).max()) <= 0.5
     True
     """
-    threshold = _check_threshold(threshold)
+    threshold = positive_number("threshold", threshold)
     shape = tuple(int(d) for d in shape)
     return _truncated_normal(np.random.default_rng(seed), shape, threshold)
 
@@ -208,12 +180,12 @@ def sample(
     >>> sample(g, 8, truncation=0.7, seed=0).shape
     (8, 32, 32, 3)
     """
-    n = _check_positive_int("n", n)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    n = positive_int("n", n)
+    batch_size = positive_int("batch_size", batch_size)
     z_input, label_input = _split_inputs(generator)
     labels = _labels_array(labels, n, conditional=label_input is not None)
     averages = _latent_averages(generator)
-    if truncation is not None and averages and not _is_real(truncation):
+    if truncation is not None and averages and not is_number(truncation):
         raise ValueError(
             "`truncation` (psi) must be a real number. "
             f"Received: truncation={truncation!r}"
@@ -224,7 +196,9 @@ def sample(
     if truncation is None or averages:
         z = rng.standard_normal(shape, dtype=np.float32)
     else:
-        z = _truncated_normal(rng, shape, _check_threshold(truncation))
+        z = _truncated_normal(
+            rng, shape, positive_number("truncation", truncation)
+        )
     inputs = z if labels is None else [z, labels]
 
     if truncation is None or not averages:

@@ -1,7 +1,7 @@
 """Run as a script under another Keras backend (KERAS_BACKEND=jax ...).
 
 Builds every kgan generator family and trains a small one-step GAN (the
-portable "frozen" formulation, through Keras' own `train_step`) and an O-GAN
+portable "literal" formulation, through Keras' own `train_step`) and an O-GAN
 ("literal") for a few steps. Prints RESULT lines the test reads.
 """
 

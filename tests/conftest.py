@@ -16,3 +16,26 @@ def _reset_keras_state():
     yield
     keras.config.set_dtype_policy("float32")
     keras.backend.clear_session(free_memory=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "jax: part of the JAX tier (KERAS_BACKEND=jax runs it)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "tensorflow_only: needs the TensorFlow backend (skipped on others)",
+    )
+    config.addinivalue_line(
+        "markers", "slow: a subprocess, notebook or long training run"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow only (backend: {backend})")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)

@@ -20,6 +20,8 @@ from kgan.losses import (
     register_loss,
 )
 
+pytestmark = pytest.mark.jax
+
 
 def softplus(x):
     return np.logaddexp(0.0, x)
@@ -117,6 +119,7 @@ def test_pairs_match_numpy():
         np.testing.assert_allclose(g, ref_g(s_r, s_f), rtol=1e-5, err_msg=name)
 
 
+@pytest.mark.tensorflow_only
 def test_label_smoothing_changes_only_the_real_term():
     s_r, s_f, _, _ = random_batch()
     plain = get_loss("ns").d_loss(s_r, s_f)
@@ -137,6 +140,7 @@ def fake_score_grads(loss, s_r, s_f, x_r, x_f):
 NAMES = ["hinge", "ns", "wgan", "lsgan", "rsgan", "ragan", "gan-qp"]
 
 
+@pytest.mark.tensorflow_only
 def test_zero_sum_flag_matches_the_gradients():
     batch = random_batch(seed=3)
     for name in NAMES:
@@ -198,6 +202,7 @@ def test_mixed_precision_scores_give_float32_losses():
     assert np.isfinite(float(get_loss("ns").d_loss(-big, big)))
 
 
+@pytest.mark.tensorflow_only
 def test_losses_trace_with_unknown_batch():
     loss = get_loss("gan-qp")
     spec = tf.TensorSpec((None,), "float32")

@@ -10,6 +10,8 @@ from kgan.training import OGAN
 
 Z_DIM = 4
 
+pytestmark = pytest.mark.jax
+
 
 def _pearson(a, b):
     a = a - a.mean(-1, keepdims=True)
@@ -39,6 +41,7 @@ def test_loss_value_is_su_formula(corr_weight):
     np.testing.assert_allclose(loss, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.tensorflow_only
 def test_fused_and_literal_give_the_same_step():
     data = ring_of_gaussians(64)[0]
     results = []

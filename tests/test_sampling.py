@@ -149,8 +149,8 @@ def test_sample_labels_on_unconditional_generator():
     [
         (dict(n=0), "n=0"),
         (dict(n=2, batch_size=0), "batch_size=0"),
-        (dict(n=2, truncation=0.0), "threshold"),
-        (dict(n=2, truncation=-1.0), "threshold"),
+        (dict(n=2, truncation=0.0), "truncation=0.0"),
+        (dict(n=2, truncation=-1.0), "truncation=-1.0"),
     ],
 )
 def test_sample_bad_arguments(kwargs, match):

@@ -2,9 +2,12 @@
 
 import keras
 import numpy as np
+import pytest
 from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
 
 from kgan.training import AlternatingGAN, OneStepGAN
+
+pytestmark = pytest.mark.jax
 
 
 def _values(variables):
@@ -82,10 +85,12 @@ def test_ema_weights_swaps_in_and_out_during_training():
     class Probe(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch == 5:
-                seen["raw"] = _values(g.trainable_variables)
-                with gan.ema_weights():
-                    seen["ema"] = _values(g.trainable_variables)
-                seen["after"] = _values(g.trainable_variables)
+                # `self.model` (not `gan`): on JAX it syncs the trained state.
+                generator = self.model.generator
+                seen["raw"] = _values(generator.trainable_variables)
+                with self.model.ema_weights():
+                    seen["ema"] = _values(generator.trainable_variables)
+                seen["after"] = _values(generator.trainable_variables)
 
     gan.fit(ring_of_gaussians(8 * 16)[0], batch_size=16, epochs=1,
             verbose=0, callbacks=[Probe()])  # fmt: skip

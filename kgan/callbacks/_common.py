@@ -21,14 +21,6 @@ def training_step(model):
     return int(keras.ops.convert_to_numpy(step))
 
 
-def check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return value
-
-
 def temporary_path(path, suffix):
     """A unique sibling of `path` ending in `suffix` (writers infer the
     format from it). Unique, so a write cut short by Ctrl-C never blocks the

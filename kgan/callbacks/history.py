@@ -7,11 +7,8 @@ import os
 
 import keras
 
-from kgan.callbacks._common import (
-    atomic_path,
-    check_positive_int,
-    training_step,
-)
+from kgan._checks import positive_int
+from kgan.callbacks._common import atomic_path, training_step
 
 logger = logging.getLogger("kgan.callbacks")
 
@@ -54,9 +51,7 @@ class LossPlot(keras.callbacks.Callback):
         self.path = path
         self.csv_path = csv_path
         self.keys = list(keys) if keys else None
-        self.every_n_epochs = check_positive_int(
-            "every_n_epochs", every_n_epochs
-        )
+        self.every_n_epochs = positive_int("every_n_epochs", every_n_epochs)
         self.series = {}
         self._rows = []
         self._disabled = False

@@ -14,11 +14,8 @@ import imageio.v2 as imageio
 import keras
 import numpy as np
 
-from kgan.callbacks._common import (
-    atomic_path,
-    check_positive_int,
-    training_step,
-)
+from kgan._checks import positive_int
+from kgan.callbacks._common import atomic_path, training_step
 
 
 def image_grid(images, rows=None, cols=None):
@@ -90,7 +87,7 @@ class _PictureCallback(keras.callbacks.Callback):
     def __init__(self, out_dir, every_n_steps, prefix, ema):
         super().__init__()
         self.out_dir = out_dir
-        self.every_n_steps = check_positive_int("every_n_steps", every_n_steps)
+        self.every_n_steps = positive_int("every_n_steps", every_n_steps)
         self.prefix = prefix
         self.ema = ema
         self.written = []
@@ -155,7 +152,7 @@ class SampleGrid(_PictureCallback):
         ema=True,
     ):
         super().__init__(out_dir, every_n_steps, prefix, ema)
-        self.rows = check_positive_int("rows", rows)
+        self.rows = positive_int("rows", rows)
         self.seed = seed
         self.num_classes = num_classes
 
@@ -215,7 +212,7 @@ class ReconstructionGrid(_PictureCallback):
                 f"channels). Received: images.shape={images.shape}"
             )
         self.images = images
-        self.pairs_per_row = check_positive_int("pairs_per_row", pairs_per_row)
+        self.pairs_per_row = positive_int("pairs_per_row", pairs_per_row)
         self.scale = float(scale)
 
     def on_train_begin(self, logs=None):
@@ -267,8 +264,8 @@ class InterpolationStrip(_PictureCallback):
         ema=True,
     ):
         super().__init__(out_dir, every_n_steps, prefix, ema)
-        self.rows = check_positive_int("rows", rows)
-        self.steps = check_positive_int("steps", steps)
+        self.rows = positive_int("rows", rows)
+        self.steps = positive_int("steps", steps)
         self.seed = seed
         self.num_classes = num_classes
 

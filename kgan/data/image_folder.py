@@ -4,6 +4,7 @@ import os
 
 import tensorflow as tf
 
+from kgan._checks import is_int, positive_int
 from kgan.data.errors import DataError
 from kgan.data.scan import VALIDATE_MODES, decode_image_file, scan_image_folder
 
@@ -155,20 +156,12 @@ def image_folder(
 def _check_arguments(
     image_size, channels, batch_size, crop, cache, num_parallel_calls
 ):
-    if not _is_int(image_size) or image_size < 1:
-        raise ValueError(
-            "`image_size` must be a positive int. "
-            f"Received: image_size={image_size!r}"
-        )
+    positive_int("image_size", image_size)
     if channels not in (1, 3):
         raise ValueError(
             f"`channels` must be 1 or 3. Received: channels={channels!r}"
         )
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(
-            "`batch_size` must be a positive int. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    positive_int("batch_size", batch_size)
     if crop not in CROPS:
         raise ValueError(
             f"`crop` must be one of {CROPS}. Received: crop={crop!r}"
@@ -179,17 +172,13 @@ def _check_arguments(
             f"Received: cache={cache!r}"
         )
     if num_parallel_calls != tf.data.AUTOTUNE and (
-        not _is_int(num_parallel_calls) or num_parallel_calls < 1
+        not is_int(num_parallel_calls) or num_parallel_calls < 1
     ):
         raise ValueError(
             "`num_parallel_calls` must be a positive int or "
             "tf.data.AUTOTUNE. "
             f"Received: num_parallel_calls={num_parallel_calls!r}"
         )
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _crop(image, crop):

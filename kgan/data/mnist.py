@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from kgan._checks import is_int, positive_int
 from kgan.data.errors import DataError
 
 SPLITS = ("train", "test")
@@ -139,13 +140,11 @@ def mnist_dataset(
                 f"Received: {count} images and labels of shape "
                 f"{tuple(labels.shape)}"
             )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise ValueError(f"Received: batch_size={batch_size!r}")
-    if batch_size < 1 or (drop_remainder and not repeat and count < batch_size):
+    batch_size = positive_int("batch_size", batch_size)
+    if drop_remainder and not repeat and count < batch_size:
         raise ValueError(
-            "`batch_size` must be positive and, with drop_remainder=True and "
-            f"repeat=False, at most the {count} images. "
-            f"Received: batch_size={batch_size}"
+            "With drop_remainder=True and repeat=False, `batch_size` must be "
+            f"at most the {count} images. Received: batch_size={batch_size}"
         )
     dataset = tf.data.Dataset.range(count)
     if shuffle:
@@ -163,7 +162,7 @@ def mnist_dataset(
 
 
 def _is_valid_size(size):
-    if isinstance(size, bool) or not isinstance(size, int):
+    if not is_int(size):
         return False
     return size == 28 or (size >= 16 and size & (size - 1) == 0)
 

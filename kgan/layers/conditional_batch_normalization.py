@@ -8,12 +8,10 @@ applies the per-sample affine `gamma * h + beta` in float32.
 import keras
 from keras import ops
 
+from kgan._checks import integer, number_in, positive_int, positive_number
+
 # Integer labels fed to the dense `[x, c]` form are a likely slip.
 _LABELS_HINT = " (set num_classes to embed integer labels)"
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _clone_initializer(initializer):
@@ -38,10 +36,7 @@ def _inner_batch_normalization(axis, momentum, epsilon):
     It runs in float32 whatever the global dtype policy, so under mixed
     precision the statistics and `h` keep full precision until the affine.
     """
-    if not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
-        raise ValueError(
-            f"`momentum` must be in [0, 1]. Received: momentum={momentum!r}"
-        )
+    momentum = number_in("momentum", momentum, 0, 1)
     return keras.layers.BatchNormalization(
         axis=axis,
         momentum=momentum,
@@ -67,17 +62,8 @@ class _ConditionalNormalization(keras.layers.Layer):
 
     def __init__(self, axis=-1, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
-        if not _is_int(axis):
-            raise ValueError(
-                f"`axis` must be an integer. Received: axis={axis!r}"
-            )
-        if not isinstance(epsilon, (int, float)) or not epsilon > 0:
-            raise ValueError(
-                f"`epsilon` must be a positive float. Received: "
-                f"epsilon={epsilon!r}"
-            )
-        self.axis = axis
-        self.epsilon = float(epsilon)
+        self.axis = integer("axis", axis)
+        self.epsilon = positive_number("epsilon", epsilon)
 
     def _split_input_shape(self, input_shape):
         """Checks `[x, ...]` shapes; returns `(x_shape, condition_shapes)`."""
@@ -236,16 +222,13 @@ class ConditionalBatchNormalization(_ConditionalNormalization):
         **kwargs,
     ):
         super().__init__(axis=axis, epsilon=epsilon, **kwargs)
-        if num_classes is not None and (
-            not _is_int(num_classes) or num_classes < 1
-        ):
-            raise ValueError(
-                "`num_classes` must be None or a positive integer. "
-                f"Received: num_classes={num_classes!r}"
-            )
-        self.num_classes = num_classes
+        self.num_classes = positive_int(
+            "num_classes", num_classes, allow_none=True
+        )
         # Checks momentum, hence before float(momentum).
-        self.batch_norm = _inner_batch_normalization(axis, momentum, epsilon)
+        self.batch_norm = _inner_batch_normalization(
+            self.axis, momentum, self.epsilon
+        )
         self.momentum = float(momentum)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         # None stays None: the tables then start exactly at 1 and 0.

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kgan._checks import number_in
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class LatentAverage(keras.layers.Layer):
@@ -56,14 +58,7 @@ class LatentAverage(keras.layers.Layer):
 
     def __init__(self, momentum=0.995, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(momentum, bool) or not (
-            isinstance(momentum, (int, float)) and 0.0 <= momentum <= 1.0
-        ):
-            raise ValueError(
-                "`momentum` must be a float in [0, 1]. "
-                f"Received: momentum={momentum!r}"
-            )
-        self.momentum = float(momentum)
+        self.momentum = number_in("momentum", momentum, 0, 1)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:

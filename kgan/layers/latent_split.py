@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kgan._checks import positive_int
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class LatentSplit(keras.layers.Layer):
@@ -43,16 +45,7 @@ class LatentSplit(keras.layers.Layer):
 
     def __init__(self, num_chunks, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(num_chunks, bool)
-            or not isinstance(num_chunks, int)
-            or num_chunks < 1
-        ):
-            raise ValueError(
-                "`num_chunks` must be a positive integer. "
-                f"Received: num_chunks={num_chunks!r}"
-            )
-        self.num_chunks = num_chunks
+        self.num_chunks = positive_int("num_chunks", num_chunks)
 
     def build(self, input_shape):
         if len(input_shape) < 2:

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kgan._checks import is_int
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class LearnedConstant(keras.layers.Layer):
@@ -47,16 +49,13 @@ class LearnedConstant(keras.layers.Layer):
         if (
             not isinstance(shape, (list, tuple))
             or not shape
-            or any(
-                isinstance(d, bool) or not isinstance(d, int) or d < 1
-                for d in shape
-            )
+            or not all(is_int(d) and d >= 1 for d in shape)
         ):
             raise ValueError(
                 "`shape` must be a non-empty tuple of positive integers, "
                 f"e.g. (4, 4, 512). Received: shape={shape!r}"
             )
-        self.shape = tuple(shape)
+        self.shape = tuple(int(d) for d in shape)
         self.initializer = keras.initializers.get(initializer)
 
     def build(self, input_shape):

@@ -3,12 +3,7 @@
 import keras
 from keras import ops
 
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
+from kgan._checks import positive_int, positive_number
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -60,18 +55,9 @@ class MinibatchStandardDeviation(keras.layers.Layer):
 
     def __init__(self, group_size=4, num_features=1, epsilon=1e-8, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("group_size", group_size)
-        _check_positive_int("num_features", num_features)
-        if isinstance(epsilon, bool) or not (
-            isinstance(epsilon, (int, float)) and epsilon > 0
-        ):
-            raise ValueError(
-                "`epsilon` must be a positive float. "
-                f"Received: epsilon={epsilon!r}"
-            )
-        self.group_size = group_size
-        self.num_features = num_features
-        self.epsilon = float(epsilon)
+        self.group_size = positive_int("group_size", group_size)
+        self.num_features = positive_int("num_features", num_features)
+        self.epsilon = positive_number("epsilon", epsilon)
 
     def build(self, input_shape):
         if len(input_shape) < 2:

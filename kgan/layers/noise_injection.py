@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kgan._checks import integer
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class NoiseInjection(keras.layers.Layer):
@@ -49,14 +51,8 @@ class NoiseInjection(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int)
-        ):
-            raise ValueError(
-                f"`seed` must be None or an integer. Received: seed={seed!r}"
-            )
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = integer("seed", seed, allow_none=True)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kgan._checks import is_int, positive_number
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class PixelNormalization(keras.layers.Layer):
@@ -45,22 +47,14 @@ class PixelNormalization(keras.layers.Layer):
     def __init__(self, axis=-1, epsilon=1e-8, **kwargs):
         super().__init__(**kwargs)
         axes = axis if isinstance(axis, (list, tuple)) else [axis]
-        if not axes or any(
-            isinstance(a, bool) or not isinstance(a, int) for a in axes
-        ):
+        if not axes or not all(is_int(a) for a in axes):
             raise ValueError(
                 "`axis` must be an integer or a non-empty list of integers. "
                 f"Received: axis={axis!r}"
             )
-        if isinstance(epsilon, bool) or not (
-            isinstance(epsilon, (int, float)) and epsilon > 0
-        ):
-            raise ValueError(
-                "`epsilon` must be a positive float. "
-                f"Received: epsilon={epsilon!r}"
-            )
-        self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
-        self.epsilon = float(epsilon)
+        self.epsilon = positive_number("epsilon", epsilon)
+        axes = [int(a) for a in axes]
+        self.axis = axes if isinstance(axis, (list, tuple)) else axes[0]
         self.supports_masking = True
 
     def build(self, input_shape):

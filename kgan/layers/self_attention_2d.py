@@ -3,12 +3,7 @@
 import keras
 from keras import ops
 
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
+from kgan._checks import positive_int
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -76,10 +71,8 @@ class SelfAttention2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("key_ratio", key_ratio)
-        _check_positive_int("value_ratio", value_ratio)
-        self.key_ratio = key_ratio
-        self.value_ratio = value_ratio
+        self.key_ratio = positive_int("key_ratio", key_ratio)
+        self.value_ratio = positive_int("value_ratio", value_ratio)
         self.use_spectral_norm = bool(use_spectral_norm)
         self.downsample_key_value = bool(downsample_key_value)
         self.use_bias = bool(use_bias)

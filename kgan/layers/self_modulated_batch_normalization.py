@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
+from kgan._checks import positive_int
 from kgan.layers.conditional_batch_normalization import (
     _ConditionalNormalization,
     _inner_batch_normalization,
-    _is_int,
 )
 
 
@@ -71,14 +71,11 @@ class SelfModulatedBatchNormalization(_ConditionalNormalization):
         **kwargs,
     ):
         super().__init__(axis=axis, epsilon=epsilon, **kwargs)
-        if not _is_int(hidden_units) or hidden_units < 1:
-            raise ValueError(
-                "`hidden_units` must be a positive integer. Received: "
-                f"hidden_units={hidden_units!r}"
-            )
-        self.hidden_units = hidden_units
+        self.hidden_units = positive_int("hidden_units", hidden_units)
         # Checks momentum, hence before float(momentum).
-        self.batch_norm = _inner_batch_normalization(axis, momentum, epsilon)
+        self.batch_norm = _inner_batch_normalization(
+            self.axis, momentum, self.epsilon
+        )
         self.momentum = float(momentum)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 

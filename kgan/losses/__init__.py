@@ -10,6 +10,7 @@ import copy
 import functools
 import inspect
 
+from kgan._checks import number_in, positive_number
 from kgan.losses.adversarial import (
     AdversarialLoss,
     gan_qp_d,
@@ -51,12 +52,7 @@ __all__ = [
 
 
 def _check_smoothing(label_smoothing):
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(
-            "`label_smoothing` must be in [0, 1). "
-            f"Received: label_smoothing={label_smoothing}"
-        )
-    return float(label_smoothing)
+    return number_in("label_smoothing", label_smoothing, 0, 1, high_open=True)
 
 
 def _hinge():
@@ -88,11 +84,8 @@ def _ragan():
 
 
 def _gan_qp(lambda_=2.0):
-    if isinstance(lambda_, bool) or not isinstance(lambda_, (int, float)):
-        raise ValueError(f"`lambda_` must be a number. Received: {lambda_!r}")
-    if lambda_ <= 0:
-        raise ValueError(f"`lambda_` must be > 0. Received: lambda_={lambda_}")
-    d_loss = functools.partial(gan_qp_d, lambda_=float(lambda_))
+    lambda_ = positive_number("lambda_", lambda_)
+    d_loss = functools.partial(gan_qp_d, lambda_=lambda_)
     return AdversarialLoss(
         d_loss, gan_qp_g, name="gan-qp", real_scores_high=False
     )

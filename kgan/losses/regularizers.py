@@ -18,6 +18,7 @@ Tested on the TensorFlow backend; `input_gradients` also on JAX.
 import keras
 from keras import ops
 
+from kgan._checks import non_negative_number
 from kgan.losses.autodiff import input_gradients
 
 # Keeps sqrt differentiable where a gradient vanishes (dead ReLU regions).
@@ -26,14 +27,6 @@ _EPSILON = 1e-12
 
 def _serializable(cls):
     return keras.saving.register_keras_serializable(package="kgan")(cls)
-
-
-def _check_non_negative(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"`{name}` must be a number. Received: {name}={value}")
-    if value < 0:
-        raise ValueError(f"`{name}` must be >= 0. Received: {name}={value}")
-    return float(value)
 
 
 def _constants(*images):
@@ -87,8 +80,8 @@ class GradientPenalty(_Regularizer):
     """
 
     def __init__(self, weight=10.0, center=1.0):
-        self.weight = _check_non_negative("weight", weight)
-        self.center = _check_non_negative("center", center)
+        self.weight = non_negative_number("weight", weight)
+        self.center = non_negative_number("center", center)
 
     def __call__(self, score_fn, real_images, fake_images, seed_generator=None):
         real, fake = _constants(real_images, fake_images)
@@ -133,8 +126,8 @@ class WGANDivPenalty(_Regularizer):
     """
 
     def __init__(self, k=2.0, p=6.0):
-        self.k = _check_non_negative("k", k)
-        self.p = _check_non_negative("p", p)
+        self.k = non_negative_number("k", k)
+        self.p = non_negative_number("p", p)
         if self.p < 1:
             raise ValueError(f"`p` must be >= 1. Received: p={p}")
 
@@ -179,7 +172,7 @@ class R1Penalty(_Regularizer):
     """
 
     def __init__(self, gamma=10.0):
-        self.gamma = _check_non_negative("gamma", gamma)
+        self.gamma = non_negative_number("gamma", gamma)
 
     @property
     def weight(self):
@@ -225,7 +218,7 @@ class OrthogonalRegularization(_Regularizer):
     target = "generator"
 
     def __init__(self, beta=1e-4):
-        self.beta = _check_non_negative("beta", beta)
+        self.beta = non_negative_number("beta", beta)
 
     @property
     def weight(self):
@@ -260,7 +253,7 @@ class WeightClip(keras.constraints.Constraint):
     """
 
     def __init__(self, clip_value=0.01):
-        self.clip_value = _check_non_negative("clip_value", clip_value)
+        self.clip_value = non_negative_number("clip_value", clip_value)
         if self.clip_value == 0:
             raise ValueError(
                 f"`clip_value` must be > 0. Received: clip_value={clip_value}"

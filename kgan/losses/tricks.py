@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kgan._checks import non_negative_number, positive_int
+
 
 @keras.saving.register_keras_serializable(package="kgan")
 class InstanceNoise:
@@ -38,29 +40,8 @@ class InstanceNoise:
     """
 
     def __init__(self, initial_std=0.1, decay_steps=10000):
-        if isinstance(initial_std, bool) or not isinstance(
-            initial_std, (int, float)
-        ):
-            raise ValueError(
-                "`initial_std` must be a number. "
-                f"Received: initial_std={initial_std!r}"
-            )
-        if initial_std < 0:
-            raise ValueError(
-                "`initial_std` must be >= 0. "
-                f"Received: initial_std={initial_std}"
-            )
-        if (
-            isinstance(decay_steps, bool)
-            or not isinstance(decay_steps, int)
-            or decay_steps < 1
-        ):
-            raise ValueError(
-                "`decay_steps` must be a positive integer. "
-                f"Received: decay_steps={decay_steps!r}"
-            )
-        self.initial_std = float(initial_std)
-        self.decay_steps = decay_steps
+        self.initial_std = non_negative_number("initial_std", initial_std)
+        self.decay_steps = positive_int("decay_steps", decay_steps)
 
     def std(self, step):
         """The noise standard deviation at `step`, a float32 scalar."""

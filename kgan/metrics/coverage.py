@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from kgan._checks import integer
+
 
 def coverage_from_classes(classes, num_classes=10, min_share=0.02):
     """Coverage summary of predicted class ids.
@@ -31,13 +33,7 @@ def coverage_from_classes(classes, num_classes=10, min_share=0.02):
     >>> coverage_from_classes([0, 0, 1, 1], num_classes=4)["covered"]
     2
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise ValueError(f"Received: num_classes={num_classes!r}")
-    if num_classes < 2:
-        raise ValueError(
-            f"`num_classes` must be at least 2. Received: num_classes="
-            f"{num_classes}"
-        )
+    num_classes = integer("num_classes", num_classes, minimum=2)
     classes = np.asarray(classes)
     if (
         classes.ndim != 1

@@ -13,6 +13,8 @@ Reference:
 
 import numpy as np
 
+from kgan._checks import integer, positive_int
+
 
 def _features_2d(name, features):
     array = np.asarray(features, dtype="float64")
@@ -158,14 +160,9 @@ def kernel_inception_distance(
             "Both feature sets must have the same dimension. Received: "
             f"d={a.shape[1]} and d={b.shape[1]}"
         )
-    for name, value in (("subsets", subsets), ("subset_size", subset_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"Received: {name}={value!r}")
-        if value < (1 if name == "subsets" else 2):
-            raise ValueError(
-                f"`{name}` is too small. Received: {name}={value!r}"
-            )
-    m = min(int(subset_size), a.shape[0], b.shape[0])
+    subsets = positive_int("subsets", subsets)
+    subset_size = integer("subset_size", subset_size, minimum=2)
+    m = min(subset_size, a.shape[0], b.shape[0])
     rng = np.random.default_rng(seed)
     estimates = np.array(
         [
@@ -173,7 +170,7 @@ def kernel_inception_distance(
                 a[rng.choice(a.shape[0], m, replace=False)],
                 b[rng.choice(b.shape[0], m, replace=False)],
             )
-            for _ in range(int(subsets))
+            for _ in range(subsets)
         ]
     )
     return float(estimates.mean()), float(estimates.std())

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 import keras
 import numpy as np
 
+from kgan._checks import positive_int
+
 logger = logging.getLogger("kgan.metrics")
 
 INCEPTION_WEIGHTS_FILE = (
@@ -101,14 +103,7 @@ class InceptionFeatures:
     """
 
     def __init__(self, weights_path=None, allow_random=False, batch_size=50):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-            raise ValueError(f"Received: batch_size={batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(
-                f"`batch_size` must be positive. Received: batch_size="
-                f"{batch_size}"
-            )
-        self.batch_size = batch_size
+        self.batch_size = positive_int("batch_size", batch_size)
         self.weights_path = self._find_weights(weights_path, allow_random)
         self.model = keras.applications.InceptionV3(
             include_top=False,

@@ -5,6 +5,7 @@ import contextlib
 import keras
 import numpy as np
 
+from kgan._checks import integer, positive_int
 from kgan.metrics.distances import feature_moments, frechet_distance
 from kgan.metrics.features import check_images
 
@@ -60,17 +61,9 @@ class FIDCallback(keras.callbacks.Callback):
         use_ema=True,
     ):
         super().__init__()
-        for arg, value in (
-            ("every_n_steps", every_n_steps),
-            ("num_samples", num_samples),
-            ("batch_size", batch_size),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"Received: {arg}={value!r}")
-            if value < (2 if arg == "num_samples" else 1):
-                raise ValueError(
-                    f"`{arg}` is too small. Received: {arg}={value}"
-                )
+        every_n_steps = positive_int("every_n_steps", every_n_steps)
+        num_samples = integer("num_samples", num_samples, minimum=2)
+        batch_size = positive_int("batch_size", batch_size)
         if not callable(extractor):
             raise ValueError(
                 "`extractor` must be a callable images -> features. "

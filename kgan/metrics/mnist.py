@@ -20,6 +20,7 @@ import time
 import keras
 import numpy as np
 
+from kgan._checks import positive_int
 from kgan.metrics.distances import feature_moments, frechet_distance
 from kgan.metrics.features import batched
 from kgan.metrics.mnist_network import build_mnist_cnn, to_digit_images
@@ -204,12 +205,8 @@ def mnist_classifier(
     >>> classifier.accuracy  # on the held-out real digits
     0.98
     """
-    for name, value in (("epochs", epochs), ("max_train", max_train)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"`{name}` must be a positive integer. Received: "
-                f"{name}={value!r}"
-            )
+    epochs = positive_int("epochs", epochs)
+    max_train = positive_int("max_train", max_train)
     path = classifier_path(cache_dir, epochs, max_train, seed)
     if (
         not retrain

@@ -11,18 +11,16 @@ import math
 
 import keras
 
+from kgan._checks import is_int, positive_int
+
 ALLOWED_IMAGE_SIZES = tuple(2**k for k in range(4, 11))  # 16 ... 1024
 
 
 def check_image_size(image_size):
     """Returns the number of 2x upsamplings from 4x4 to `image_size`."""
-    if (
-        isinstance(image_size, bool)
-        or not isinstance(image_size, int)
-        or image_size not in ALLOWED_IMAGE_SIZES
-    ):
+    if not is_int(image_size) or image_size not in ALLOWED_IMAGE_SIZES:
         hint = ""
-        if isinstance(image_size, int) and image_size > 0:
+        if is_int(image_size) and image_size > 0:
             up = 2 ** math.ceil(math.log2(image_size))
             if up in ALLOWED_IMAGE_SIZES:
                 hint = (
@@ -37,27 +35,15 @@ def check_image_size(image_size):
     return int(math.log2(image_size)) - 2
 
 
-def check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return value
-
-
 def check_num_classes(num_classes):
     if num_classes is None:
         return None
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes < 2
-    ):
+    if not is_int(num_classes) or num_classes < 2:
         raise ValueError(
             "`num_classes` must be None (unconditional) or an integer >= 2. "
             f"Received: num_classes={num_classes!r}"
         )
-    return num_classes
+    return int(num_classes)
 
 
 def check_attention_resolution(attention_resolution, allowed):
@@ -66,18 +52,6 @@ def check_attention_resolution(attention_resolution, allowed):
             "`attention_resolution` must be None or the resolution of a "
             f"block's output, one of {allowed}. "
             f"Received: attention_resolution={attention_resolution!r}"
-        )
-
-
-def check_residual_scale(residual_scale):
-    if (
-        isinstance(residual_scale, bool)
-        or not isinstance(residual_scale, (int, float))
-        or residual_scale <= 0
-    ):
-        raise ValueError(
-            "`residual_scale` must be a positive number. "
-            f"Received: residual_scale={residual_scale!r}"
         )
 
 
@@ -99,7 +73,7 @@ def resolutions(image_size):
 
 def generator_inputs(z_dim, num_classes):
     """Returns `(z, labels, inputs)`; `labels` is None when unconditional."""
-    check_positive_int("z_dim", z_dim)
+    z_dim = positive_int("z_dim", z_dim)
     z = keras.Input(shape=(z_dim,), name="z")
     if num_classes is None:
         return z, None, z
@@ -110,7 +84,7 @@ def generator_inputs(z_dim, num_classes):
 def discriminator_inputs(image_size, channels, num_classes):
     """Returns `(images, labels, inputs)`; `labels` is None if unconditional."""
     check_image_size(image_size)
-    check_positive_int("channels", channels)
+    channels = positive_int("channels", channels)
     images = keras.Input(
         shape=(image_size, image_size, channels), name="images"
     )

@@ -19,6 +19,7 @@ Tested on the TensorFlow backend.
 
 import keras
 
+from kgan._checks import positive_int
 from kgan.layers.minibatch_standard_deviation import (
     MinibatchStandardDeviation,
 )
@@ -33,7 +34,6 @@ from kgan.models._common import (
     channels_at,
     check_image_size,
     check_num_classes,
-    check_positive_int,
     discriminator_inputs,
     generator_inputs,
     resolutions,
@@ -57,7 +57,7 @@ def generator_body(
     every normalisation (None, class labels, or the latent).
     """
     _check_generator_args(image_size, channels, base_channels, max_channels)
-    check_positive_int("kernel_size", kernel_size)
+    kernel_size = positive_int("kernel_size", kernel_size)
     width = channels_at(4, image_size, base_channels, max_channels)
     # No biases ahead of BN: its shift (or the conditional beta) replaces them.
     x = keras.layers.Dense(
@@ -94,9 +94,9 @@ def generator_body(
 
 def _check_generator_args(image_size, channels, base_channels, max_channels):
     check_image_size(image_size)
-    check_positive_int("channels", channels)
-    check_positive_int("base_channels", base_channels)
-    check_positive_int("max_channels", max_channels)
+    channels = positive_int("channels", channels)
+    base_channels = positive_int("base_channels", base_channels)
+    max_channels = positive_int("max_channels", max_channels)
 
 
 def dcgan_generator(
@@ -215,10 +215,10 @@ def dcgan_discriminator(
     >>> discriminator(np.zeros((2, 32, 32, 3))).shape
     (2, 1)
     """
-    check_positive_int("base_channels", base_channels)
-    check_positive_int("max_channels", max_channels)
-    check_positive_int("kernel_size", kernel_size)
-    check_positive_int("output_dim", output_dim)
+    base_channels = positive_int("base_channels", base_channels)
+    max_channels = positive_int("max_channels", max_channels)
+    kernel_size = positive_int("kernel_size", kernel_size)
+    output_dim = positive_int("output_dim", output_dim)
     num_classes = check_num_classes(num_classes)
     images, labels, inputs = discriminator_inputs(
         image_size, channels, num_classes

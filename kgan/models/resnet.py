@@ -26,6 +26,7 @@ Tested on the TensorFlow backend.
 
 import keras
 
+from kgan._checks import positive_int, positive_number
 from kgan.layers.latent_split import LatentSplit
 from kgan.layers.minibatch_standard_deviation import (
     MinibatchStandardDeviation,
@@ -43,8 +44,6 @@ from kgan.models._common import (
     check_attention_resolution,
     check_image_size,
     check_num_classes,
-    check_positive_int,
-    check_residual_scale,
     discriminator_inputs,
     generator_inputs,
     resolutions,
@@ -81,10 +80,10 @@ def generator_body(
     each up-block's two BNs, `final_condition` that of the last BN.
     """
     check_image_size(image_size)
-    check_positive_int("channels", channels)
-    check_positive_int("base_channels", base_channels)
-    check_positive_int("max_channels", max_channels)
-    check_residual_scale(residual_scale)
+    channels = positive_int("channels", channels)
+    base_channels = positive_int("base_channels", base_channels)
+    max_channels = positive_int("max_channels", max_channels)
+    positive_number("residual_scale", residual_scale)
     check_attention_resolution(
         attention_resolution, _up_resolutions(image_size)
     )
@@ -164,9 +163,9 @@ def resnet_generator(
     """
     # The body checks the other arguments.
     num_blocks = check_image_size(image_size)
-    check_positive_int("embedding_dim", embedding_dim)
+    embedding_dim = positive_int("embedding_dim", embedding_dim)
     num_classes = check_num_classes(num_classes)
-    check_positive_int("z_dim", z_dim)
+    z_dim = positive_int("z_dim", z_dim)
     hierarchical = hierarchical_latent and num_classes is not None
     if hierarchical and z_dim % (num_blocks + 1):
         nearest = max(1, round(z_dim / (num_blocks + 1))) * (num_blocks + 1)
@@ -266,10 +265,10 @@ def resnet_discriminator(
     >>> discriminator(np.zeros((2, 32, 32, 3))).shape
     (2, 1)
     """
-    check_positive_int("base_channels", base_channels)
-    check_positive_int("max_channels", max_channels)
-    check_positive_int("output_dim", output_dim)
-    check_residual_scale(residual_scale)
+    base_channels = positive_int("base_channels", base_channels)
+    max_channels = positive_int("max_channels", max_channels)
+    output_dim = positive_int("output_dim", output_dim)
+    positive_number("residual_scale", residual_scale)
     num_classes = check_num_classes(num_classes)
     images, labels, inputs = discriminator_inputs(
         image_size, channels, num_classes

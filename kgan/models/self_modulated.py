@@ -20,12 +20,12 @@ import inspect
 
 import keras
 
+from kgan._checks import positive_int
 from kgan.models import dcgan, resnet
 from kgan.models._blocks import make_norm
 from kgan.models._common import (
     check_image_size,
     check_num_classes,
-    check_positive_int,
     generator_inputs,
 )
 
@@ -145,7 +145,7 @@ def selfmod_generator(
             f"Unknown arguments for body={body!r}; it takes "
             f"{_body_options(body)}. Received: {unknown}"
         )
-    check_positive_int("hidden_units", hidden_units)
+    hidden_units = positive_int("hidden_units", hidden_units)
     num_classes = check_num_classes(num_classes)
     z, labels, inputs = generator_inputs(z_dim, num_classes)
     condition = z

@@ -26,6 +26,7 @@ Tested on the TensorFlow backend.
 
 import keras
 
+from kgan._checks import number_in, positive_int
 from kgan.layers.adaptive_instance_normalization import (
     AdaptiveInstanceNormalization,
 )
@@ -37,7 +38,6 @@ from kgan.models._common import (
     channels_at,
     check_image_size,
     check_num_classes,
-    check_positive_int,
     generator_inputs,
 )
 
@@ -152,27 +152,21 @@ def stylegan_generator(
     (2, 32, 32, 3)
     """
     num_upsamplings = check_image_size(image_size)
-    check_positive_int("channels", channels)
-    check_positive_int("z_dim", z_dim)
+    channels = positive_int("channels", channels)
+    z_dim = positive_int("z_dim", z_dim)
     num_classes = check_num_classes(num_classes)
-    w_dim = z_dim if w_dim is None else check_positive_int("w_dim", w_dim)
-    check_positive_int("mapping_layers", mapping_layers)
-    check_positive_int("base_channels", base_channels)
-    check_positive_int("max_channels", max_channels)
+    w_dim = z_dim if w_dim is None else positive_int("w_dim", w_dim)
+    mapping_layers = positive_int("mapping_layers", mapping_layers)
+    base_channels = positive_int("base_channels", base_channels)
+    max_channels = positive_int("max_channels", max_channels)
     if not isinstance(noise_injection, bool):
         raise ValueError(
             "`noise_injection` must be True or False. "
             f"Received: noise_injection={noise_injection!r}"
         )
-    if (
-        isinstance(w_average_momentum, bool)
-        or not isinstance(w_average_momentum, (int, float))
-        or not 0.0 <= w_average_momentum < 1.0
-    ):
-        raise ValueError(
-            "`w_average_momentum` must be in [0, 1). "
-            f"Received: w_average_momentum={w_average_momentum!r}"
-        )
+    w_average_momentum = number_in(
+        "w_average_momentum", w_average_momentum, 0, 1, high_open=True
+    )
 
     z, labels, inputs = generator_inputs(z_dim, num_classes)
     h = z

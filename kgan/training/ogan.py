@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kgan._checks import non_negative_number
 from kgan.losses import get_loss
 from kgan.losses.ogan import pearson_correlation, standardize_codes
 from kgan.training.one_step import OneStepGAN
@@ -80,8 +81,8 @@ class OGAN(OneStepGAN):
                 f"(..., output_dim={self.z_dim}). Received: output_dim="
                 f"{out_dim}."
             )
-        self.corr_weight = float(corr_weight)
-        self.qp_lambda = float(qp_lambda)
+        self.corr_weight = non_negative_number("corr_weight", corr_weight)
+        self.qp_lambda = float(qp_lambda)  # checked by get_loss
         self.z_corr_tracker = keras.metrics.Mean(name="z_corr")
 
     def shared_loss(self, out):

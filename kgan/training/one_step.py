@@ -36,6 +36,7 @@ without XLA, else literal.
 import keras
 from keras import ops
 
+from kgan._checks import non_negative_number
 from kgan.training._base import GANTrainer, reduce_scores, scale_for_replicas
 from kgan.training.optimizers import network_optimizers, split_optimizer
 
@@ -94,7 +95,7 @@ class OneStepGAN(GANTrainer):
         **kwargs,
     ):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
-        self.g_weight = _check_weight(g_weight)
+        self.g_weight = non_negative_number("g_weight", g_weight)
         self.formulation = formulation
         self.active_formulation = resolve_formulation(
             formulation, self.zero_sum, xla=False
@@ -298,15 +299,3 @@ def reverse_gradient(x, scale):
         return ops.copy(t), grad
 
     return _reverse(x)
-
-
-def _check_weight(g_weight):
-    if isinstance(g_weight, bool) or not isinstance(g_weight, (int, float)):
-        raise ValueError(
-            f"`g_weight` must be a number. Received: g_weight={g_weight!r}"
-        )
-    if g_weight < 0:
-        raise ValueError(
-            f"`g_weight` must be >= 0. Received: g_weight={g_weight!r}"
-        )
-    return float(g_weight)
