@@ -12,6 +12,8 @@ from kgan.layers.adaptive_instance_normalization import (
 
 AdaIN = AdaptiveInstanceNormalization
 
+pytestmark = pytest.mark.jax
+
 
 def rand(*shape):
     return np.random.normal(size=shape).astype("float32")
@@ -79,6 +81,7 @@ def test_style_form_matches_numpy():
     )
 
 
+@pytest.mark.tensorflow_only
 def test_gradients_reach_style_and_beta_gamma():
     x, w = rand(4, 5, 5, 3), rand(4, 5, 5, 3)
     h = np_instance_norm(x, 1e-5)

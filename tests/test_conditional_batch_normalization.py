@@ -13,6 +13,8 @@ from kgan.layers.conditional_batch_normalization import (
 CBN = ConditionalBatchNormalization
 SHAPES = [(4, 3), (4, 5, 3), (4, 5, 5, 3)]
 
+pytestmark = pytest.mark.jax
+
 
 def np_normalize(x, mean, var, eps, axis=-1):
     shape = [1] * x.ndim
@@ -144,6 +146,7 @@ def test_dense_form_projects_the_condition(shape):
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.tensorflow_only
 def test_gradients_reach_beta_gamma_and_condition():
     x, w = rand(4, 5, 5, 3), rand(4, 5, 5, 3)
     h = np_normalize(x, *np_batch_moments(x), 1e-3)

@@ -7,6 +7,8 @@ from layer_checks import run_layer_check
 
 from kgan.layers.latent_average import LatentAverage
 
+pytestmark = pytest.mark.jax
+
 
 def _np(x):
     return keras.ops.convert_to_numpy(x)

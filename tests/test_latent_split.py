@@ -10,6 +10,8 @@ import pytest
 
 from kgan.layers.latent_split import LatentSplit
 
+pytestmark = pytest.mark.jax
+
 
 def _np(x):
     return keras.ops.convert_to_numpy(x)

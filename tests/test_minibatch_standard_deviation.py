@@ -9,6 +9,8 @@ from kgan.layers.minibatch_standard_deviation import (
     MinibatchStandardDeviation,
 )
 
+pytestmark = pytest.mark.jax
+
 
 def _numpy_minibatch_std(x, group_size, num_features, epsilon=1e-8):
     """Loops over samples: sample b shares statistics with b' = b mod M."""
@@ -91,6 +93,7 @@ def test_symbolic_batch_in_a_model():
         )
 
 
+@pytest.mark.tensorflow_only
 def test_dynamic_shapes_in_a_tensorflow_graph():
     if keras.backend.backend() != "tensorflow":
         pytest.skip("dynamic batch sizes exist only on TensorFlow")

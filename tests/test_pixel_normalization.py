@@ -7,6 +7,8 @@ from layer_checks import run_layer_check
 
 from kgan.layers.pixel_normalization import PixelNormalization
 
+pytestmark = pytest.mark.jax
+
 
 def _numpy_pixel_norm(x, axis, epsilon):
     x = x.astype("float64")

@@ -21,3 +21,21 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     assert os.path.exists(tmp_path / "g.keras")
     assert namespace["samples"].shape == (16, 32, 32, 1)
     assert tuple(namespace["h"].shape) == (None, 16, 16, 64)
+
+
+def test_readme_shows_the_objective_as_the_code_writes_it():
+    with open(README) as f:
+        block = re.search(r"```text\n(t\[\"d_loss\"\].*?)```", f.read(), re.S)
+    assert block, "README lost its objective block"
+    source = os.path.join(
+        os.path.dirname(README), "kgan", "training", "one_step.py"
+    )
+    with open(source) as f:
+        code = " ".join(f.read().split())
+    for statement in block.group(1).split("\nt["):
+        statement = statement.split("#")[0] if "#" in statement else statement
+        words = " ".join(statement.split())
+        words = words if words.startswith("t[") else "t[" + words
+        # Joined over line breaks and parentheses, as black wraps them.
+        flat = words.replace("( ", "(").replace(" )", ")")
+        assert flat in code.replace("( ", "(").replace(" )", ")"), words

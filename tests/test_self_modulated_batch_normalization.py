@@ -22,6 +22,8 @@ WEIGHTS = [
     "gamma_bias",
 ]
 
+pytestmark = pytest.mark.jax
+
 
 def rand(*shape):
     return np.random.normal(size=shape).astype("float32")
@@ -110,6 +112,7 @@ def test_initial_weights():
     assert not np.allclose(beta_hidden, gamma_hidden)  # separate MLPs
 
 
+@pytest.mark.tensorflow_only
 def test_gradients_reach_z_and_weights():
     layer = SMBN(hidden_units=5)
     x, w = rand(4, 5, 5, 3), rand(4, 5, 5, 3)
