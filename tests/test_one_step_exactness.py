@@ -71,9 +71,10 @@ def reference_step(g, d, data, labels, z, loss, formulation, g_weight, regs):
     (D's weights, then G's), and `{"D" or "G": the share of that network's
     deltas due to its penalty}` for the networks that have one.
 
-    D is called as the trainer calls it, all in training mode: on the real
-    batch, on the fake batch for its own loss, then ("literal" only) on
-    G(z) for the generator's term; otherwise G's view is that second call.
+    D is called in training mode on the real batch, then on the fake batch:
+    D's loss and the generator's term both see D in that state, whatever
+    the formulation (Su's literal form runs D twice on the fakes, from the
+    same state).
     """
     d_loss_fn, g_loss_fn = ref.LOSSES[loss]
     data, z = ops.convert_to_tensor(data), ops.convert_to_tensor(z)
@@ -91,11 +92,9 @@ def reference_step(g, d, data, labels, z, loss, formulation, g_weight, regs):
         fake = g(z_in, training=True)
         fake_ng = ops.stop_gradient(fake)
         real_scores = call_d(data)
-        if formulation == "literal":
-            fake_scores = call_d(fake_ng)
-            g_view_scores = call_d(fake)
-        else:  # one call serves both: only D's gradient of d_loss is taken
-            fake_scores = g_view_scores = call_d(fake)
+        # D's view of the fakes and G's are D in one state: one call serves
+        # both (only D's gradient of "d" and G's of "g" are taken).
+        fake_scores = g_view_scores = call_d(fake)
         d_pen = sum(ref.r1_penalty(call_d, data, gamma) for gamma in r1)
         g_pen = sum(
             ref.orthogonal_penalty(ref.regularised_kernels(g), beta)
@@ -198,25 +197,10 @@ def test_hinge_with_batch_norm_and_orthogonal_regularisation(formulation):
 # (one stateless scope) it flows through the normalisation, and Keras' JAX
 # trainer keeps the pre-step kernel as the base of the update. The reference
 # follows each backend. Su's literal bracket
-# `g_loss(D(G(z))) - g_loss(D(sg G(z)))` then no longer cancels in D: its
-# two D calls see differently normalised kernels, so D would also take
-# `g_weight * (grad_D g_loss(3rd call) - grad_D g_loss(2nd call))`.
-@pytest.mark.parametrize(
-    "formulation",
-    [
-        pytest.param(
-            "literal",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Su's literal form with Keras' SpectralNormalization: "
-                "the two D calls on the fakes see differently normalised "
-                "kernels, so the bracket leaves D a small extra gradient "
-                "(~0.5%); fused and reversal are exact (known limitation)",
-            ),
-        )
-    ]
-    + FORMULATIONS[1:],
-)
+# `g_loss(D(G(z))) - g_loss(D(sg G(z)))` cancels in D only if its two D
+# calls see the same kernels: the trainer undoes the first call's rewrite
+# before the second (without that, D took an extra ~0.5% here).
+@pytest.mark.parametrize("formulation", FORMULATIONS)
 def test_ns_with_spectral_norm(formulation):
     """ns, spectral norm in D, g_weight 2: D still takes d_loss's gradient
     alone, though every D call renormalises its kernels."""

@@ -159,9 +159,18 @@ class GANTrainer(keras.Model):
         """D's view of the fake batch for its own loss, and G's view.
 
         Su's literal form: D on `sg(G(z))`, then D on `G(z)` with every
-        gradient. `OneStepGAN` swaps in its exact speed-ups.
+        gradient, both from the same D state. `OneStepGAN` swaps in its
+        exact speed-ups.
         """
+        d = self.discriminator
+        before = [ops.copy(v.value) for v in d.variables]  # a read, no alias
         d_view = self.d_outputs(ops.stop_gradient(fake_images), labels, training)
+        # G's pass must see the D that D's own pass saw, or the bracket does
+        # not cancel in D: a training call may change D (spectral norm
+        # rewrites its kernel, BN its moving statistics), so undo that pass's
+        # changes; G's pass then makes the same ones again.
+        for v, value in zip(d.variables, before):
+            v.assign(value)
         g_view = self.d_outputs(fake_images, labels, training)
         return d_view, g_view
 
