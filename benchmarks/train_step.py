@@ -9,8 +9,8 @@ DCGAN pair and batch, side by side in one run; the table prints ratios.
 - floor:        one plain Keras `fit` step of a model that runs G once, D on
                 the real and the fake batch, and one backward pass over all
                 weights: the least a simultaneous GAN step can cost.
-An extra row, `literal`, is Su's formula as written (the portable
-formulation), to show what `onestep`'s own formulation saves.
+Extra rows force a formulation: `literal` (Su's formula as written, the
+portable one) and `fused` (TensorFlow), to show what `"auto"` picks from.
 
 Machines are noisy (this 2-core VM drifts by ~5% between processes), so
 `--rounds R` repeats the whole comparison R times, rotating the order of
@@ -30,7 +30,7 @@ from statistics import median
 # Measure this checkout's kgan, not a copy pip installed earlier.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-VARIANTS = ("floor", "alternating", "onestep", "literal")
+VARIANTS = ("floor", "alternating", "onestep", "literal", "fused")
 
 
 def run_variant(variant, image_size, xla, steps, batch_size, loss):

@@ -35,8 +35,8 @@ class OGAN(OneStepGAN):
         corr_weight: weight `w` of the correlation term (0.5 in Su's 128 px
             run, 1.0 in the 256 px one).
         qp_lambda: GAN-QP's lambda; `1 / (2 * lambda) = 0.25` in Su's code.
-        formulation: `"auto"` (fused on TensorFlow without XLA, else
-            literal), `"fused"` or `"literal"`: the same update.
+        formulation: `"auto"` (fused on TensorFlow, else literal),
+            `"fused"` or `"literal"`: the same update.
         seed, regularizers, instance_noise: see `OneStepGAN`.
 
     Reference:

@@ -17,7 +17,7 @@ update of both networks.
 
 Written literally, L runs D twice on the fake batch and throws away the
 weight gradients of both runs. A *formulation* is an exact speed-up of the
-same objective, chosen once, at `compile`:
+same objective, chosen once, at construction:
 
 - `"literal"`: Su's formula as written; any backend, the reference. D sees
   `sg(G(z))` for its own loss and `G(z)` for the generator's term.
@@ -27,10 +27,11 @@ same objective, chosen once, at `compile`:
   and the bracket is identically zero. Runs at the cost of a plain step.
 - `"fused"` (TensorFlow): one D pass on `G(z)`, one tape, two gradients:
   D's weights take the gradient of the D terms, G's that of the G terms.
-  Measured fastest on TensorFlow without XLA (benchmarks/train_step.py).
+  Measured fastest on TensorFlow, with and without XLA
+  (benchmarks/train_step.py).
 
-`"auto"` picks reversal for zero-sum losses, else fused on TensorFlow
-without XLA, else literal.
+`"auto"` picks reversal for zero-sum losses, else fused on TensorFlow,
+else literal.
 """
 
 import keras
@@ -98,7 +99,7 @@ class OneStepGAN(GANTrainer):
         self.g_weight = non_negative_number("g_weight", g_weight)
         self.formulation = formulation
         self.active_formulation = resolve_formulation(
-            formulation, self.zero_sum, xla=False
+            formulation, self.zero_sum
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ema_momentum = None
@@ -128,9 +129,6 @@ class OneStepGAN(GANTrainer):
         )
         self.ema_momentum = ema_momentum
         super().compile(optimizer=optimizer, **kwargs)
-        self.active_formulation = resolve_formulation(
-            self.formulation, self.zero_sum, xla=self.jit_compile is True
-        )
 
     def get_compile_config(self):
         # The parts, not the MultiOptimizer: `compile` rebuilds the split
@@ -256,12 +254,13 @@ class OneStepGAN(GANTrainer):
         return config
 
 
-def resolve_formulation(formulation, zero_sum, xla):
+def resolve_formulation(formulation, zero_sum):
     """The formulation `formulation` stands for, checked; `"auto"` resolved.
 
-    Measured (benchmarks/train_step.py, CPU): without XLA the fused step is
-    the fastest exact form for non-zero-sum losses; under XLA Su's literal
-    form beats it. Reversal runs at the floor wherever it applies.
+    Measured (benchmarks/train_step.py, CPU, 32 px): the fused step is the
+    fastest exact form for non-zero-sum losses on TensorFlow, with XLA
+    (1.27x the floor vs literal's 1.36x) and without (1.10x vs 1.24x).
+    Reversal runs at the floor wherever it applies.
     """
     tensorflow = keras.backend.backend() == "tensorflow"
     if formulation not in FORMULATIONS:
@@ -283,7 +282,7 @@ def resolve_formulation(formulation, zero_sum, xla):
         return formulation
     if zero_sum:
         return "reversal"
-    return "fused" if tensorflow and not xla else "literal"
+    return "fused" if tensorflow else "literal"
 
 
 def reverse_gradient(x, scale):
