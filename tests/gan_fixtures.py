@@ -99,3 +99,18 @@ def ring_mode_counts(samples, modes=8, radius=0.8, max_distance=0.1):
 
 def _init(seed):
     return keras.initializers.GlorotUniform(seed=seed)
+
+
+class RecordGenerator(keras.callbacks.Callback):
+    """Records the generator's trainable weights after every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        # `self.model` (not a captured trainer): on JAX it syncs the state.
+        variables = self.model.generator.trainable_variables
+        self.steps.append(
+            [keras.ops.convert_to_numpy(v).copy() for v in variables]
+        )

@@ -7,7 +7,12 @@ Run under both backends: `python -m pytest tests/test_alternating.py` and
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
+from gan_fixtures import (
+    RecordGenerator,
+    mlp_discriminator,
+    mlp_generator,
+    ring_of_gaussians,
+)
 
 import kgan
 from kgan.losses import R1Penalty
@@ -190,22 +195,13 @@ def _state(gan):
 
 
 # -- the generator's EMA ----------------------------------------------------
-class _RecordGenerator(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.steps = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps.append(_values(self.model.generator.trainable_variables))
-
-
 def test_fit_ends_with_the_generator_ema():
     g, d = mlp_generator(), mlp_discriminator()
     gan = AlternatingGAN(g, d, seed=0)
     gan.compile(
         keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05), ema_momentum=0.8
     )
-    record = _RecordGenerator()
+    record = RecordGenerator()
     d_record = []
 
     class RecordD(keras.callbacks.Callback):

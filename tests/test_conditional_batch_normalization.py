@@ -204,7 +204,8 @@ def test_mixed_float16_keeps_float32_statistics():
     assert layer.batch_norm.moving_variance.dtype == "float32"
     np.testing.assert_allclose(out, expected, rtol=1e-2, atol=2e-2)
     out = layer([x, c], training=False)
-    assert out.dtype == "float16" and np.isfinite(keras.ops.convert_to_numpy(out)).all()
+    assert out.dtype == "float16"
+    assert np.isfinite(keras.ops.convert_to_numpy(out)).all()
 
 
 FORMS = {

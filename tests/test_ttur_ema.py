@@ -3,7 +3,12 @@
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
+from gan_fixtures import (
+    RecordGenerator,
+    mlp_discriminator,
+    mlp_generator,
+    ring_of_gaussians,
+)
 
 from kgan.training import AlternatingGAN, OneStepGAN
 
@@ -43,15 +48,6 @@ def test_ttur_gives_each_network_its_own_learning_rate(tmp_path):
     )
 
 
-class _RecordGenerator(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.steps = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps.append(_values(self.model.generator.trainable_variables))
-
-
 def _numpy_ema(steps, momentum):
     ema = [w.copy() for w in steps[0]]
     for weights in steps[1:]:
@@ -63,7 +59,7 @@ def test_generator_ema_matches_the_recurrence_and_ends_in_the_generator():
     g, d = mlp_generator(), mlp_discriminator()
     gan = OneStepGAN(g, d, seed=0)
     gan.compile(optimizer=keras.optimizers.SGD(0.05), ema_momentum=0.8)
-    record = _RecordGenerator()
+    record = RecordGenerator()
     gan.fit(ring_of_gaussians(8 * 16)[0], batch_size=16, epochs=1,
             verbose=0, callbacks=[record], shuffle=False)  # fmt: skip
     raw = record.steps[-1]
@@ -104,9 +100,34 @@ def test_alternating_gan_ends_fit_with_the_generator_ema():
     gan = AlternatingGAN(g, d, seed=0)
     g_opt = keras.optimizers.SGD(0.05, use_ema=True, ema_momentum=0.8)
     gan.compile(keras.optimizers.SGD(0.05), g_opt)
-    record = _RecordGenerator()
+    record = RecordGenerator()
     gan.fit(ring_of_gaussians(6 * 16)[0], batch_size=16, epochs=1,
             verbose=0, callbacks=[record], shuffle=False)  # fmt: skip
     expected = _numpy_ema(record.steps, 0.8)
     for got, want in zip(_values(g.trainable_variables), expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_precision_keeps_the_generator_ema_and_the_ttur_split():
+    """Under mixed_float16 Keras wraps the split optimizer in a
+    LossScaleOptimizer: the EMA and the saved split must see through it."""
+    keras.config.set_dtype_policy("mixed_float16")
+    g, d = mlp_generator(), mlp_discriminator()
+    gan = OneStepGAN(g, d, seed=0)
+    gan.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        g_optimizer=keras.optimizers.SGD(0.02),
+        ema_momentum=0.5,
+    )
+    assert isinstance(gan.optimizer, keras.optimizers.LossScaleOptimizer)
+    config = gan.get_compile_config()
+    assert config["ema_momentum"] == 0.5
+    g_learning_rate = config["g_optimizer"]["config"]["learning_rate"]
+    assert g_learning_rate == pytest.approx(0.02)
+    assert gan.ema_optimizer() is gan.generator_optimizer()
+    record = RecordGenerator()
+    gan.fit(ring_of_gaussians(4 * 16)[0], batch_size=16, epochs=1,
+            verbose=0, callbacks=[record], shuffle=False)  # fmt: skip
+    expected = _numpy_ema(record.steps, 0.5)
+    for got, want in zip(_values(g.trainable_variables), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)

@@ -1,6 +1,7 @@
 """kgan.training: the one-step trainer, its alternating baseline and O-GAN."""
 
-from kgan.training._base import GANTrainer, StopOnNaN
+from kgan.callbacks.nan import StopOnNaN
+from kgan.training._base import GANTrainer
 from kgan.training.alternating import AlternatingGAN
 from kgan.training.ogan import OGAN
 from kgan.training.one_step import OneStepGAN, reverse_gradient

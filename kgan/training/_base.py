@@ -10,9 +10,13 @@ import keras
 from keras import ops
 
 from kgan import losses as kgan_losses
-from kgan.callbacks.nan import StopOnNaN, with_nan_stop
+from kgan.callbacks.nan import with_nan_stop
 from kgan.training import checks
-from kgan.training.optimizers import swapped_ema_weights, unalias
+from kgan.training.optimizers import (
+    network_optimizers,
+    swapped_ema_weights,
+    unalias,
+)
 
 
 class GANTrainer(keras.Model):
@@ -81,10 +85,6 @@ class GANTrainer(keras.Model):
             unalias(self.generator.trainable_variables)
         return history
 
-    def check_images(self, images):
-        """Fails early, with the fix, on images of the wrong shape or range."""
-        checks.check_images(images, self.image_shape)
-
     def ema_weights(self):
         """Context manager: the generator holds its EMA weights inside.
 
@@ -96,13 +96,15 @@ class GANTrainer(keras.Model):
         ema = self.ema_optimizer()
         if ema is None:
             return swapped_ema_weights(None, [])
-        if ema is self.optimizer:  # one optimizer averages every variable
+        if ema is network_optimizers(self.optimizer)[0]:
+            # One optimizer trains (and averages) every variable.
             return swapped_ema_weights(ema, self.trainable_variables)
         return swapped_ema_weights(ema, self.generator.trainable_variables)
 
     def generator_optimizer(self):
-        """The optimizer that updates the generator."""
-        return getattr(self, "optimizer", None)
+        """The optimizer that updates the generator (under mixed_float16,
+        the one inside Keras' `LossScaleOptimizer`)."""
+        return network_optimizers(getattr(self, "optimizer", None))[1]
 
     def ema_optimizer(self):
         """The optimizer keeping the generator's EMA, or None."""
@@ -164,7 +166,8 @@ class GANTrainer(keras.Model):
         """
         d = self.discriminator
         before = [ops.copy(v.value) for v in d.variables]  # a read, no alias
-        d_view = self.d_outputs(ops.stop_gradient(fake_images), labels, training)
+        sg_fakes = ops.stop_gradient(fake_images)
+        d_view = self.d_outputs(sg_fakes, labels, training)
         # G's pass must see the D that D's own pass saw, or the bracket does
         # not cancel in D: a training call may change D (spectral norm
         # rewrites its kernel, BN its moving statistics), so undo that pass's

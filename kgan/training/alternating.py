@@ -123,19 +123,13 @@ class AlternatingGAN(GANTrainer):
         return self._network_optimizers()[1]
 
     def _network_optimizers(self):
-        optimizer = getattr(self, "optimizer", None)
-        # Under mixed_float16 Keras wraps the pair in a LossScaleOptimizer.
-        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-        return network_optimizers(optimizer)
+        return network_optimizers(getattr(self, "optimizer", None))
 
     def _loss_scaler(self):
         optimizer = getattr(self, "optimizer", None)
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             return optimizer
         return None
-
-    def generator_optimizer(self):
-        return self.g_optimizer
 
     def get_compile_config(self):
         # The parts, not the MultiOptimizer: `compile` rebuilds the split

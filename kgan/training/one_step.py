@@ -141,9 +141,6 @@ class OneStepGAN(GANTrainer):
         config["ema_momentum"] = self.ema_momentum
         return config
 
-    def generator_optimizer(self):
-        return network_optimizers(getattr(self, "optimizer", None))[1]
-
     # -- the objective -------------------------------------------------------
     def fake_views(self, fake_images, labels, training):
         if self.active_formulation == "literal":

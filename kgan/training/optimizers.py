@@ -87,8 +87,12 @@ def network_optimizers(optimizer):
     """`(D's optimizer, G's optimizer)` of a trainer's `optimizer`.
 
     The same object twice when one optimizer trains both networks. Public
-    API only: a split optimizer lists its parts in `.optimizers`.
+    API only: a split optimizer lists its parts in `.optimizers`; the
+    `LossScaleOptimizer` Keras wraps around it under mixed_float16 is
+    looked through.
     """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
     parts = getattr(optimizer, "optimizers", None)
     if isinstance(optimizer, keras.optimizers.MultiOptimizer) and parts:
         return parts[0], parts[-1]
