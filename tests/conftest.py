@@ -1,4 +1,7 @@
-"""Test-wide setup: quiet TensorFlow, seeded NumPy, float32 after each test."""
+"""Test-wide setup: quiet TensorFlow, seeded NumPy, float32 after each test.
+
+Fast tier: `python -m pytest -q -m "not slow"` (~100 s); CI runs everything.
+"""
 
 import os
 
@@ -27,7 +30,9 @@ def pytest_configure(config):
         "tensorflow_only: needs the TensorFlow backend (skipped on others)",
     )
     config.addinivalue_line(
-        "markers", "slow: a subprocess, notebook or long training run"
+        "markers",
+        "slow: a subprocess, notebook or long training run (the fast tier, "
+        '-m "not slow", leaves it out)',
     )
 
 

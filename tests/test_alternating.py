@@ -146,6 +146,7 @@ def test_one_step_matches_an_independent_reference(loss, d_steps):
 
 
 # -- saving -----------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("setup", ["ttur", "ema"])
 def test_save_load_and_fit_again_continues_identically(tmp_path, setup):
     gan = AlternatingGAN(mlp_generator(), mlp_discriminator(),
@@ -226,6 +227,7 @@ def test_fit_ends_with_the_generator_ema():
 
 
 # -- network state: BatchNorm, spectral norm, penalties ---------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("norm", ["batch", "spectral"])
 def test_normalised_networks_with_r1_train_and_keep_their_state(norm):
     g = mlp_generator(batch_norm=True)
@@ -251,6 +253,7 @@ def test_normalised_networks_with_r1_train_and_keep_their_state(norm):
 
 
 # -- mixed precision --------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["hinge", "wgan"])
 def test_mixed_float16_trains_without_nan(loss):
     keras.config.set_dtype_policy("mixed_float16")

@@ -191,7 +191,15 @@ def test_interpolation_strip_rows_go_from_z_a_to_z_b(tmp_path):
 
 
 # -- checkpoints ------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["onestep", "ema", "alternating", "noise"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "onestep",
+        pytest.param("ema", marks=pytest.mark.slow),
+        pytest.param("alternating", marks=pytest.mark.slow),
+        pytest.param("noise", marks=pytest.mark.slow),
+    ],
+)
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, kind):
     straight = _gan(kind)
     _fit(straight, 3)
@@ -221,6 +229,7 @@ def test_restore_brings_back_optimizer_slots_step_and_noise_state(tmp_path):
     _assert_same(_state(fresh), saved)
 
 
+@pytest.mark.slow
 def test_a_save_killed_midway_leaves_the_previous_checkpoint(
     tmp_path, monkeypatch
 ):
@@ -263,6 +272,7 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint(
     ]
 
 
+@pytest.mark.slow
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(
     tmp_path, capsys
 ):
@@ -298,6 +308,7 @@ def test_batch_frequency_saves_and_keeps_the_newest(tmp_path):
         kc.Checkpoint(tmp_path, keep=0)
 
 
+@pytest.mark.slow
 def test_nan_stops_training_names_the_last_good_checkpoint(tmp_path, capsys):
     gan = _gan()
     checkpoint = kc.Checkpoint(tmp_path)
@@ -318,6 +329,7 @@ def test_nan_stops_training_names_the_last_good_checkpoint(tmp_path, capsys):
     assert checkpoint.latest() == (path, 2)
 
 
+@pytest.mark.slow
 def test_stop_at_step_counts_resumed_steps(tmp_path):
     gan = _gan()
     _fit(gan, 10, [kc.StopAtStep(5)])
@@ -330,6 +342,7 @@ def test_stop_at_step_counts_resumed_steps(tmp_path):
         kc.StopAtStep(0)
 
 
+@pytest.mark.slow
 def test_history_csv_has_the_step_and_loss_plot_reads_it(tmp_path):
     csv_path, png = tmp_path / "history.csv", tmp_path / "loss.png"
     plot = kc.LossPlot(png, csv_path=csv_path)

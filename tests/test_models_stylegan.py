@@ -112,6 +112,7 @@ def test_output_depends_on_z_through_styles():
     np.testing.assert_allclose(out[0], out[1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_learned_constant_is_trained():
     g = stylegan_generator(image_size=32, noise_injection=False, **TINY)
     const = g.get_layer("const")

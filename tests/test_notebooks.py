@@ -40,6 +40,7 @@ def test_committed_with_outputs_of_a_full_run(path):
     assert "full run:" in text and "smoke run:" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_in_smoke_mode(path, tmp_path, monkeypatch):
     from nbclient import NotebookClient

@@ -69,6 +69,7 @@ def _z_corr(gan, n=256):
     return _pearson(z, codes).mean()
 
 
+@pytest.mark.slow
 def test_z_corr_rises_and_the_encoder_reconstructs():
     keras.utils.set_random_seed(0)
     gan = _make()

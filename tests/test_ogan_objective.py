@@ -139,6 +139,7 @@ COMPILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", sorted(COMPILES))
 def test_save_load_and_train_on(tmp_path, how):
     """`save` then `keras.models.load_model` (safe mode) gives an OGAN that

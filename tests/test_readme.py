@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
@@ -11,6 +13,7 @@ def _python_blocks():
         return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
 
 
+@pytest.mark.slow
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
     blocks = _python_blocks()
     assert len(blocks) >= 2

@@ -374,6 +374,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_input_gradients_on_jax():
     pytest.importorskip("jax")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

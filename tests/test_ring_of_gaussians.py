@@ -14,6 +14,7 @@ the GAN hops from mode to mode for 600+ steps).
 
 import keras
 import numpy as np
+import pytest
 from gan_fixtures import (
     ring_discriminator,
     ring_generator,
@@ -84,6 +85,7 @@ def test_mode_counts_tell_a_covered_ring_from_a_collapsed_one():
     np.testing.assert_array_equal(ring_mode_counts(elsewhere), np.zeros(8))
 
 
+@pytest.mark.slow
 def test_one_step_gan_covers_most_modes_of_the_ring():
     keras.utils.set_random_seed(SEED)
     untrained, _, _ = ring_coverage(ring_generator(seed=SEED))

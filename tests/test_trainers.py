@@ -97,6 +97,7 @@ def test_trainer_saves_and_reloads_then_continues_identically(tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_generator_saved_after_fit_loads_in_safe_mode(tmp_path):
     g = kgan.models.dcgan_generator(16, channels=1, z_dim=8, base_channels=8)
     d = kgan.models.dcgan_discriminator(16, channels=1, base_channels=8)
@@ -113,6 +114,7 @@ def test_generator_saved_after_fit_loads_in_safe_mode(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["hinge", "wgan"])
 def test_mixed_float16_trains_without_nan(loss):
     keras.config.set_dtype_policy("mixed_float16")
@@ -127,6 +129,7 @@ def test_mixed_float16_trains_without_nan(loss):
         assert np.all(np.isfinite(values))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "loss,formulation",
     [
@@ -151,6 +154,7 @@ def test_xla_compiled_step_trains(loss, formulation):
     assert any(moved[:n_g]) and any(moved[n_g:])
 
 
+@pytest.mark.slow
 def test_alternating_gan_saves_and_reloads(tmp_path):
     gan = AlternatingGAN(mlp_generator(), mlp_discriminator(), d_steps=2)
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(2e-3))
@@ -166,6 +170,7 @@ def test_alternating_gan_saves_and_reloads(tmp_path):
     assert "loss" not in history.history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trainer", ["onestep", "alternating"])
 def test_class_conditional_gan_trains_from_arrays_and_datasets(trainer):
     import tensorflow as tf

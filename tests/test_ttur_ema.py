@@ -108,6 +108,7 @@ def test_alternating_gan_ends_fit_with_the_generator_ema():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_mixed_precision_keeps_the_generator_ema_and_the_ttur_split():
     """Under mixed_float16 Keras wraps the split optimizer in a
     LossScaleOptimizer: the EMA and the saved split must see through it."""
