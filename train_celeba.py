@@ -66,11 +66,12 @@ def main(argv=None):
     args = parse_args(argv)
     if args.data is None:
         cli.fail("--data is required: a folder of face images.")
+    placement = cli.placement(args)  # before anything runs on a device
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
 
-    ## Data
+    ## Data (the global batch: Keras gives each process its slice of it)
     try:
         dataset = kgan.data.image_folder(
             args.data,
@@ -89,9 +90,8 @@ def main(argv=None):
             break
     real_images = np.stack(real_images[:RECONSTRUCTED])
 
-    ## Model
-    strategy = cli.distribution_strategy(args.strategy)
-    with strategy.scope():
+    with placement.scope():
+        ## Model
         try:
             generator, discriminator = cli.build_models(
                 args, image_size=args.image_size, channels=3
@@ -99,24 +99,24 @@ def main(argv=None):
         except ValueError as error:
             cli.fail(f"--image-size {args.image_size}: {error}")
         gan = cli.build_trainer(args, generator, discriminator)
-    print(
-        f"generator {generator.count_params():,} parameters, discriminator "
-        f"{discriminator.count_params():,}"
-    )
-
-    ## Train
-    callbacks = cli.training_callbacks(
-        args, gan, real_images=real_images, sample_rows=9
-    )
-    with cli.checkpoint_on_interrupt(callbacks):
-        gan.fit(
-            dataset,
-            epochs=cli.epochs(args),
-            steps_per_epoch=args.checkpoint_every,
-            callbacks=callbacks,
-            verbose=1 if os.isatty(1) else 2,
+        cli.say(
+            f"generator {generator.count_params():,} parameters, "
+            f"discriminator {discriminator.count_params():,}"
         )
-    cli.save_generator(args, generator, callbacks)
+
+        ## Train
+        callbacks = cli.training_callbacks(
+            args, gan, real_images=real_images, sample_rows=9
+        )
+        with cli.checkpoint_on_interrupt(callbacks):
+            gan.fit(
+                dataset,
+                epochs=cli.epochs(args),
+                steps_per_epoch=args.checkpoint_every,
+                callbacks=callbacks,
+                verbose=1 if os.isatty(1) else 2,
+            )
+        cli.save_generator(args, generator, callbacks)
 
 
 if __name__ == "__main__":

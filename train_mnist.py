@@ -51,6 +51,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    placement = cli.placement(args)  # before anything runs on a device
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
@@ -62,8 +63,10 @@ def main(argv=None):
         )
     except (kgan.data.DataError, OSError) as error:
         cli.fail(str(error))
-    print(f"MNIST: {len(images)} digits from {source}")
+    cli.say(f"MNIST: {len(images)} digits from {source}")
     num_classes = 10 if args.conditional else None
+    # The global batch: under a multi-process run Keras gives each process
+    # its slice of it.
     dataset = kgan.data.mnist_dataset(
         images,
         labels if args.conditional else None,
@@ -71,36 +74,37 @@ def main(argv=None):
         seed=args.seed,
     )
 
-    ## Model
-    strategy = cli.distribution_strategy(args.strategy)
-    with strategy.scope():
+    with placement.scope():
+        ## Model
         generator, discriminator = cli.build_models(
             args, image_size=32, channels=1, num_classes=num_classes
         )
         gan = cli.build_trainer(args, generator, discriminator)
-    print(
-        f"generator {generator.count_params():,} parameters, discriminator "
-        f"{discriminator.count_params():,}"
-    )
-
-    ## Train
-    # The bundled digits come sorted by class: show O-GAN a random 32.
-    shown = np.random.default_rng(args.seed).permutation(len(images))[:32]
-    callbacks = cli.training_callbacks(
-        args, gan, num_classes, real_images=images[shown]
-    )
-    with cli.checkpoint_on_interrupt(callbacks):
-        gan.fit(
-            dataset,
-            epochs=cli.epochs(args),
-            steps_per_epoch=args.checkpoint_every,
-            callbacks=callbacks,
-            verbose=1 if os.isatty(1) else 2,
+        cli.say(
+            f"generator {generator.count_params():,} parameters, "
+            f"discriminator {discriminator.count_params():,}"
         )
-    cli.save_generator(args, generator, callbacks)
+
+        ## Train
+        # The bundled digits come sorted by class: show O-GAN a random 32.
+        shown = np.random.default_rng(args.seed).permutation(len(images))[:32]
+        callbacks = cli.training_callbacks(
+            args, gan, num_classes, real_images=images[shown]
+        )
+        with cli.checkpoint_on_interrupt(callbacks):
+            gan.fit(
+                dataset,
+                epochs=cli.epochs(args),
+                steps_per_epoch=args.checkpoint_every,
+                callbacks=callbacks,
+                verbose=1 if os.isatty(1) else 2,
+            )
+        path = cli.save_generator(args, generator, callbacks)
 
     ## Evaluate: MNIST-FID and class coverage of the final generator
-    cli.mnist_report(args, generator, images, num_classes)
+    generator = cli.generator_to_evaluate(generator, path)
+    if generator is not None:
+        cli.mnist_report(args, generator, images, num_classes)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from kgan import (  # noqa: E402,F401
     callbacks,
     data,
+    distribution,
     layers,
     losses,
     metrics,

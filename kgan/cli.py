@@ -8,12 +8,14 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import signal
 import sys
+import threading
 
 import keras
 
-from kgan import losses, models, training
+from kgan import distribution, losses, models, training
 
 ARCHS = ("dcgan", "resnet", "selfmod", "stylegan")
 LOSSES = (
@@ -141,10 +143,27 @@ def common_parser(description, out_default, steps_default, **defaults):
         help="mixed_float16 (for GPUs)",
     )
     p.add_argument(
+        "--distribution",
+        choices=distribution.MODES,
+        default="none",
+        help="data-parallel: one model trained over every device (TensorFlow: "
+        "the local GPUs; JAX: every device of every process, several "
+        "processes via KERAS_DISTRIBUTION_* variables); --batch-size is "
+        "the global batch",
+    )
+    p.add_argument(
+        "--join-timeout",
+        type=positive_int,
+        default=120,
+        metavar="SECONDS",
+        help="multi-process runs: how long a process waits for the others "
+        "to join before it stops with an error",
+    )
+    p.add_argument(  # the flag's old name, kept working
         "--strategy",
         choices=("default", "mirrored"),
-        default="default",
-        help="mirrored: data-parallel over all local GPUs",
+        default=None,
+        help=argparse.SUPPRESS,
     )
     p.add_argument(
         "--truncation",
@@ -270,11 +289,14 @@ def training_callbacks(
     their step, `checkpoint/` the resumable state every `--checkpoint-every`
     steps (one Keras epoch). A checkpoint left by an earlier run is only
     used with `--resume`: without it the script stops rather than
-    overwrite the run.
+    overwrite the run. In a multi-process run every process gets the same
+    callbacks (the pictures are drawn collectively); only process 0 writes.
     """
     from kgan import callbacks as kc
 
-    os.makedirs(args.out, exist_ok=True)
+    chief = distribution.is_chief()
+    if chief:
+        os.makedirs(args.out, exist_ok=True)
     checkpoint = kc.Checkpoint(os.path.join(args.out, "checkpoint"))
     latest = checkpoint.describe()
     if latest and not args.resume:
@@ -283,13 +305,13 @@ def training_callbacks(
             "add --resume to continue it, or choose another --out."
         )
     if args.resume and not latest:
-        print(f"kgan: no checkpoint in {checkpoint.backup_dir}; from step 0")
+        say(f"kgan: no checkpoint in {checkpoint.backup_dir}; from step 0")
     samples = os.path.join(args.out, "samples")
     history = os.path.join(args.out, "history.csv")
     every = args.sample_every
     callbacks = [
         kc.LogStep(),  # before CSVLogger, which then writes the step
-        keras.callbacks.CSVLogger(history, append=args.resume),
+        *([keras.callbacks.CSVLogger(history, append=args.resume)] * chief),
         kc.LossPlot(os.path.join(args.out, "loss.png"), csv_path=history),
         checkpoint,  # restores before StopAtStep counts the steps
         kc.StopAtStep(args.steps),
@@ -335,23 +357,58 @@ def checkpoint_on_interrupt(callbacks):
         yield
     except CheckpointError as error:
         fail(f"{error}. Resume with the flags of the run that wrote it.")
+    except distribution.DistributionError as error:
+        fail(str(error))
     except KeyboardInterrupt:
         if not checkpoint.ready:
             fail("interrupted before training started; nothing to save.")
         path = checkpoint.save()
-        print(
-            f"\nkgan: interrupted; the state is saved in {path}. Run the "
-            "same command with --resume to continue from it.",
-            file=sys.stderr,
-        )
+        if distribution.is_chief():
+            print(
+                f"\nkgan: interrupted; the state is saved in {path}. Run the "
+                "same command with --resume to continue from it.",
+                file=sys.stderr,
+            )
         sys.exit(130)
+    except Exception as error:
+        if distribution.process_count() == 1:
+            raise
+        peer_lost(error, checkpoint)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
+def peer_lost(error, checkpoint):
+    """Ends a process of a multi-process run whose step failed, at once.
+
+    When one process dies, the others' next collective fails (gloo: the
+    connection closed). A normal exit would then wait minutes in JAX's
+    shutdown barrier and abort with a C++ stack trace; `os._exit` skips
+    that, so the run ends in seconds with one line.
+    """
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    first = re.sub(r"(Error dispatching computation: )+", "", first)
+    latest = checkpoint.describe()
+    print(
+        f"error: process {distribution.process_index()} of "
+        f"{distribution.process_count()}: training stopped ({first[:160]}); "
+        "another process probably died or was stopped (see its log). "
+        + (
+            f"Restart every process with --resume to continue from {latest}."
+            if latest
+            else "No checkpoint was written yet: restart the run."
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    os._exit(1)
+
+
 def save_generator(args, generator, callbacks):
-    """Writes `generator.keras` (atomically) unless training hit a NaN."""
+    """Writes `generator.keras` (atomically) unless training hit a NaN;
+    in a multi-process run, process 0 writes it."""
     from kgan.callbacks import TerminateOnNaN
     from kgan.callbacks._common import atomic_path
 
@@ -360,10 +417,26 @@ def save_generator(args, generator, callbacks):
         if isinstance(callback, TerminateOnNaN) and message:
             fail(f"{message} Continue with --resume, e.g. with a lower --lr.")
     path = os.path.join(args.out, "generator.keras")
-    with atomic_path(path) as tmp:
-        generator.save(tmp)
-    print(f"saved {path}; pictures in {os.path.join(args.out, 'samples')}")
+    if distribution.is_chief():
+        with atomic_path(path) as tmp, distribution.process_local():
+            generator.save(tmp)
+    say(f"saved {path}; pictures in {os.path.join(args.out, 'samples')}")
     return path
+
+
+def generator_to_evaluate(generator, path):
+    """The generator for the final report, or None in the processes that
+    do not write it.
+
+    After a multi-process run the trained model's weights span every
+    process, and process 0 alone cannot run it: it reloads the file it
+    saved instead, onto its own devices.
+    """
+    if distribution.process_count() == 1:
+        return generator
+    if not distribution.is_chief():
+        return None
+    return keras.models.load_model(path)
 
 
 def mnist_report(args, generator, real_images, num_classes=None, n=2500):
@@ -413,10 +486,70 @@ def mnist_report(args, generator, real_images, num_classes=None, n=2500):
     return report
 
 
-def distribution_strategy(name):
-    """`tf.distribute` strategy for `--strategy` (TensorFlow backend)."""
-    import tensorflow as tf
+def placement(args):
+    """Joins the processes of a multi-process run and sets up
+    `--distribution`; first thing in a script, before any model exists.
 
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    Ends the script with one line for a set-up that cannot work (a partial
+    launch, a batch that does not split, a coordinator out of reach).
+    """
+    if args.strategy is not None:
+        mode = "data-parallel" if args.strategy == "mirrored" else "none"
+        print(
+            f"kgan: --strategy is deprecated; read as --distribution {mode}",
+            file=sys.stderr,
+        )
+        args.distribution = (
+            mode if args.distribution == "none" else (args.distribution)
+        )
+    try:
+        with exit_unless_joined(args.join_timeout):
+            # JAX's own limit comes later: the message above comes first.
+            distribution.join_processes(args.join_timeout + 30)
+        where = distribution.place(args.distribution)
+        where.check_batch_size(args.batch_size)
+    except (distribution.DistributionError, ValueError) as error:
+        fail(str(error))
+    say(f"kgan: training on {where.describe()}")
+    return where
+
+
+@contextlib.contextmanager
+def exit_unless_joined(seconds):
+    """Ends the process with one line if the block (joining the processes)
+    takes more than `seconds`.
+
+    A process that waits for a missing peer is stuck inside JAX, which
+    later aborts with a C++ stack trace; a timer thread gets in first.
+    """
+    settings = distribution.launch_settings()
+    if settings is None:
+        yield
+        return
+    coordinator, count, rank = settings
+
+    def give_up():
+        print(
+            f"error: process {rank} of {count}: the run did not come "
+            f"together within --join-timeout {seconds} s: start all "
+            f"{count} processes with the same command and variables "
+            f"(process 0 listens on {coordinator}), and check the address, "
+            "the port and the firewall.",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(2)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def say(message):
+    """Prints in process 0 only (every process runs the same script)."""
+    if distribution.is_chief():
+        print(message, flush=True)

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from kgan._checks import is_number, positive_int, positive_number
+from kgan.distribution import predict
 from kgan.layers.latent_average import LatentAverage
 
 # Cap on candidates per redraw round, so a tiny threshold costs rounds rather
@@ -155,7 +156,8 @@ def sample(
       normal distribution truncated to `[-truncation, truncation]` by
       redrawing (see `truncated_normal`).
 
-    The generator runs with `training=False` through `predict`, in batches of
+    The generator runs with `training=False` through `predict` (see
+    `kgan.distribution.predict` for multi-process runs), in batches of
     `batch_size`. `seed` fixes `z` only: per-layer noise drawn inside the
     generator (`NoiseInjection`) comes from the layers' own seed generators.
 
@@ -216,5 +218,4 @@ def sample(
 
 
 def _predict(generator, inputs, batch_size):
-    images = generator.predict(inputs, batch_size=batch_size, verbose=0)
-    return np.asarray(images, dtype="float32")
+    return predict(generator, inputs, batch_size).astype("float32")

@@ -1,4 +1,4 @@
-"""Run as a script: one OneStepGAN step on 1 vs 2 replicas (logical CPUs).
+"""Run as a script: one training step on 1 vs 2 replicas (logical CPUs).
 
 Prints the smaller update of G's bias and D's first kernel, and the largest
 difference between the weights' updates on 1 and 2 replicas. The generator
@@ -21,7 +21,7 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2
 )
 
-from kgan.training import OneStepGAN  # noqa: E402
+from kgan.training import AlternatingGAN, OneStepGAN  # noqa: E402
 
 
 def build():
@@ -42,23 +42,36 @@ def build():
     return g, d
 
 
-def one_step(strategy, loss, formulation):
+def one_step(strategy, loss, variant):
+    """`variant`: a OneStepGAN formulation, `fused+ttur+ema` (a generator
+    learning rate of its own and a weight EMA) or `alternating`."""
     with strategy.scope():
         g, d = build()
-        gan = OneStepGAN(g, d, loss=loss, formulation=formulation, seed=1)
-        gan.compile(optimizer=keras.optimizers.SGD(0.1))
+        if variant == "alternating":
+            gan = AlternatingGAN(g, d, loss=loss, seed=1)
+            gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.05))
+        else:
+            formulation, *extras = variant.split("+")
+            gan = OneStepGAN(g, d, loss=loss, formulation=formulation, seed=1)
+            gan.compile(
+                optimizer=keras.optimizers.SGD(0.1),
+                g_optimizer=keras.optimizers.SGD(0.05) if extras else None,
+                ema_momentum=0.9 if extras else None,
+            )
     data = np.random.default_rng(0).uniform(-1, 1, (8, 2)).astype("float32")
     ds = tf.data.Dataset.from_tensor_slices(data).batch(8)
     before = [v.numpy() for v in gan.trainable_variables]
     gan.fit(ds, epochs=1, verbose=0)
-    return [v.numpy() - b for v, b in zip(gan.trainable_variables, before)]
+    moved = [v.numpy() - b for v, b in zip(gan.trainable_variables, before)]
+    # and the optimizers' state: slots, step counters, the EMA
+    return moved + [np.asarray(v.numpy()) for v in gan.optimizer.variables]
 
 
 if __name__ == "__main__":
-    loss, formulation = sys.argv[1], sys.argv[2]
-    one = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), loss, formulation)
+    loss, variant = sys.argv[1], sys.argv[2]
+    one = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), loss, variant)
     two = one_step(
-        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), loss, formulation
+        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), loss, variant
     )
     moved = min(np.abs(a).max() for a in (one[1], one[2]))
     diff = max(np.abs(a - b).max() for a, b in zip(one, two))

@@ -9,19 +9,27 @@ import pytest
 
 import kgan
 
+pytestmark = pytest.mark.slow
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
 
 
 @pytest.mark.parametrize(
-    "loss,formulation",
-    [("hinge", "fused"), ("hinge", "literal"), ("wgan", "reversal")],
+    "loss,variant",
+    [
+        ("hinge", "fused"),
+        ("hinge", "literal"),
+        ("wgan", "reversal"),
+        ("hinge", "fused+ttur+ema"),
+        ("hinge", "alternating"),
+    ],
 )
-def test_two_replicas_match_one_with_the_same_global_batch(loss, formulation):
+def test_two_replicas_match_one_with_the_same_global_batch(loss, variant):
     # Logical devices must be set before TensorFlow starts: a fresh process.
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(kgan.__file__))
     out = subprocess.run(
-        [sys.executable, SCRIPT, loss, formulation],
+        [sys.executable, SCRIPT, loss, variant],
         capture_output=True, text=True, timeout=600, check=False, env=env,
     )  # fmt: skip
     match = re.search(r"RESULT moved=(\S+) diff=(\S+)", out.stdout)

@@ -83,6 +83,7 @@ def _load_generator(path):
 
 
 # -- end to end -------------------------------------------------------------
+@pytest.mark.slow
 def test_celeba_trains_on_a_folder_with_odd_files_and_writes_everything(
     faces, tmp_path
 ):
@@ -109,6 +110,7 @@ def test_celeba_trains_on_a_folder_with_odd_files_and_writes_everything(
     assert np.isfinite(images).all() and np.abs(images).max() <= 1
 
 
+@pytest.mark.slow
 def test_mnist_conditional_run_writes_everything(tmp_path):
     out = tmp_path / "run"
     result = _run(
@@ -135,6 +137,7 @@ def test_mnist_conditional_run_writes_everything(tmp_path):
     assert "Traceback" not in again.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_at_its_last_checkpoint(tmp_path):
     out = tmp_path / "run"
     log = open(tmp_path / "first.log", "w")
@@ -172,6 +175,7 @@ def test_a_killed_run_resumes_at_its_last_checkpoint(tmp_path):
     assert (out / "generator.keras").exists()
 
 
+@pytest.mark.slow
 def test_bad_data_paths_fail_fast_with_the_path_and_no_traceback(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -212,7 +216,7 @@ def _script(name):
 SHARED_FLAGS = (
     "--data", "--out", "--steps", "--batch-size", "--lr", "--z-dim", "--arch",
     "--loss", "--trainer", "--ogan", "--ema", "--seed", "--resume", "--xla",
-    "--mixed-precision", "--strategy",
+    "--mixed-precision", "--distribution",
 )  # fmt: skip
 
 

@@ -32,6 +32,11 @@ import numpy as np
 from kgan._checks import positive_int
 from kgan.callbacks._common import atomic_path, training_step
 from kgan.callbacks.nan import StopOnNaN
+from kgan.distribution import (
+    check_same_everywhere,
+    is_chief,
+    process_local,
+)
 
 METADATA = "checkpoint.json"
 # Keras saves no layer's random-number state (`SeedGenerator`s of dropout,
@@ -53,7 +58,8 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
     whose losses or weights are NaN or infinite is not written: the last
     good one stays. Unlike Keras' callback, the checkpoint is kept when
     training ends (`delete_checkpoint=False`), so a finished run can be
-    continued with more steps.
+    continued with more steps. In a multi-process run every process
+    restores (from the same, shared folder) and only process 0 writes.
 
     Args:
         backup_dir: folder of the checkpoint; used by nothing else.
@@ -121,6 +127,11 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         # which `save` must not commit.
         self.ready = False
         super().on_train_begin(logs)
+        # A process that found another checkpoint (or none) would train
+        # out of step with the others.
+        check_same_everywhere(
+            training_step(self.model), "the step the run starts at"
+        )
         self.ready = True
 
     def _load_model(self):
@@ -199,6 +210,8 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         return finite
 
     def _save_model(self):
+        if not is_chief():
+            return  # every process holds the same state; one writes it
         step = training_step(self.model)
         name = f"step_{step:09d}.weights.h5"
         if name == self._committed:
@@ -207,7 +220,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         # (and sent the restore to an older one) must be written anew.
         metadata = self.read_metadata()
         path = os.path.join(self.backup_dir, name)
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp, process_local():
             self.model.save_weights(tmp)
             _save_rng_states(self.model, tmp)
         older = []

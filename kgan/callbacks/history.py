@@ -9,6 +9,7 @@ import keras
 
 from kgan._checks import positive_int
 from kgan.callbacks._common import atomic_path, training_step
+from kgan.distribution import is_chief
 
 logger = logging.getLogger("kgan.callbacks")
 
@@ -82,7 +83,7 @@ class LossPlot(keras.callbacks.Callback):
 
     def plot(self):
         """Redraws the PNG; returns its path, or None without matplotlib."""
-        if self._disabled:
+        if self._disabled or not is_chief():
             return None
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -16,6 +16,7 @@ import numpy as np
 
 from kgan._checks import positive_int
 from kgan.callbacks._common import atomic_path, training_step
+from kgan.distribution import is_chief, predict
 
 
 def image_grid(images, rows=None, cols=None):
@@ -98,12 +99,17 @@ class _PictureCallback(keras.callbacks.Callback):
         raise NotImplementedError
 
     def write(self, step=None):
-        """Writes the picture for `step` (default: the current step)."""
+        """Writes the picture for `step` (default: the current step).
+
+        In a multi-process run every process draws it (each forward pass is
+        a collective computation) and only process 0 writes the file.
+        """
         step = training_step(self.model) if step is None else int(step)
         with self._weights():
             images, rows, cols = self.draw()
         path = os.path.join(self.out_dir, f"{self.prefix}_{step:06d}.png")
-        self.written.append(save_image_grid(path, images, rows, cols))
+        if is_chief():
+            self.written.append(save_image_grid(path, images, rows, cols))
         self._last_step = step
         return path
 
@@ -168,9 +174,7 @@ class SampleGrid(_PictureCallback):
 
     def draw(self):
         generator = self.model.generator
-        images = generator.predict(
-            self._inputs(generator), batch_size=64, verbose=0
-        )
+        images = predict(generator, self._inputs(generator), batch_size=64)
         return images, self.rows, self.rows
 
 
@@ -283,5 +287,5 @@ class InterpolationStrip(_PictureCallback):
         if len(generator.inputs) == 2:
             labels = np.arange(self.rows) % (self.num_classes or self.rows)
             inputs = [z, np.repeat(labels, self.steps).astype("int32")]
-        images = generator.predict(inputs, batch_size=64, verbose=0)
+        images = predict(generator, inputs, batch_size=64)
         return images, self.rows, self.steps

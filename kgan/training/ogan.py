@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from kgan._checks import non_negative_number
+from kgan.distribution import predict
 from kgan.losses import get_loss
 from kgan.losses.ogan import pearson_correlation, standardize_codes
 from kgan.training.one_step import OneStepGAN
@@ -103,16 +104,12 @@ class OGAN(OneStepGAN):
 
     def encode(self, images, batch_size=64):
         """The codes `e(x)`, shape (n, z_dim)."""
-        return self.discriminator.predict(
-            np.asarray(images), batch_size=batch_size, verbose=0
-        )
+        return predict(self.discriminator, np.asarray(images), batch_size)
 
     def reconstruct(self, images, scale=0.9, batch_size=64):
         """`G(scale * standardise(e(x)))`: O-GAN's reconstructions."""
         z = standardize_codes(self.encode(images, batch_size), scale=scale)
-        return self.generator.predict(
-            ops.convert_to_numpy(z), batch_size=batch_size, verbose=0
-        )
+        return predict(self.generator, ops.convert_to_numpy(z), batch_size)
 
     def get_config(self):
         config = super().get_config()
