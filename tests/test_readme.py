@@ -42,3 +42,30 @@ def test_readme_shows_the_objective_as_the_code_writes_it():
         # Joined over line breaks and parentheses, as black wraps them.
         flat = words.replace("( ", "(").replace(" )", ")")
         assert flat in code.replace("( ", "(").replace(" )", ")"), words
+
+
+def test_readme_script_commands_parse():
+    """Every `python train_*.py ...` command in the README takes flags the
+    script has (a renamed flag cannot leave a stale command behind)."""
+    import importlib
+    import shlex
+    import sys
+
+    with open(README) as f:
+        text = f.read().replace("\\\n", " ")
+    # Indented code lines, and inline `code` spans (which prose may wrap).
+    code = re.findall(r"^    (.*)$", text, flags=re.M)
+    code += [span.replace("\n", " ") for span in re.findall(r"`([^`]+)`", text)]
+    pattern = r"python (train_mnist|train_celeba)\.py([^\n]*)"
+    commands = [m for line in code for m in re.findall(pattern, line)]
+    assert len(commands) >= 5
+    root = os.path.dirname(README)
+    sys.path.insert(0, root)
+    try:
+        for script, flags in commands:
+            module = importlib.import_module(script)
+            flags = shlex.split(flags.split("#")[0])
+            flags = [f for f in flags if f not in ("--help",)]
+            module.parse_args(flags)  # SystemExit(2) on an unknown flag
+    finally:
+        sys.path.remove(root)
