@@ -123,7 +123,9 @@ def train_run(config, seed, steps, eval_every, threads, key):
     order = np.random.default_rng(1234).permutation(len(images))
     train, held = order[:4500], order[4500:]
     num_classes = 10 if config["conditional"] else None
-    args = argparse.Namespace(**config, seed=seed, xla="off", ema=None)
+    # The scripts' flags at their defaults, then the run's settings.
+    args = cli.common_parser("experiments", "unused", steps).parse_args([])
+    vars(args).update(config, seed=seed, xla="off", ema=None)
     generator, discriminator = cli.build_models(args, 32, 1, num_classes)
     gan = cli.build_trainer(args, generator, discriminator)
     dataset = kgan.data.mnist_dataset(

@@ -429,7 +429,12 @@ def conditional(steps):
 
 def loss_variety(steps):
     header = ["loss", *QUALITY_HEADER]
-    return table(header, quality_rows("losses", steps))
+    note = (
+        "The WGAN-GP runs on record had a BatchNorm critic; "
+        "since 2026-12-03 a gradient-penalty critic drops BatchNorm, so a "
+        "rerun measures the new setting."
+    )
+    return table(header, quality_rows("losses", steps)) + "\n\n" + note
 
 
 def longer_budget(steps):

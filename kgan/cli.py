@@ -16,6 +16,7 @@ import threading
 import keras
 
 from kgan import distribution, losses, models, training
+from kgan.training.optimizers import network_optimizers
 
 ARCHS = ("dcgan", "resnet", "selfmod", "stylegan")
 LOSSES = (
@@ -37,6 +38,28 @@ def positive_float(text):
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+class Typed(argparse.Action):
+    """Stores the value and records that the user typed the flag, so a
+    flag that cannot apply is refused instead of silently ignored."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        typed = set(getattr(namespace, "typed", set()))
+        setattr(namespace, "typed", typed | {self.dest})
+
+
+def typed(args, name):
+    """True if the user gave the flag `name` on the command line."""
+    return name in getattr(args, "typed", set())
 
 
 def momentum(text):
@@ -72,6 +95,7 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--lr",
         type=positive_float,
         default=1e-4,
+        action=Typed,
         help="learning rate (RMSprop, rho 0.99, as Su's scripts)",
     )
     p.add_argument(
@@ -88,7 +112,19 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--loss",
         choices=LOSSES,
         default="hinge",
-        help="adversarial loss (wgan-gp / wgan-div / r1 add their penalty)",
+        action=Typed,
+        help="adversarial loss (wgan-gp / wgan-div / r1 add their penalty, "
+        "and their critic has no BatchNorm; plain wgan clips the critic's "
+        "weights, see --weight-clip)",
+    )
+    p.add_argument(
+        "--weight-clip",
+        type=non_negative_float,
+        default=None,
+        metavar="C",
+        help="clip every critic weight into [-C, C] after each step (the "
+        "WGAN paper's constraint); default 0.01 for --loss wgan, off "
+        "otherwise; 0 turns it off",
     )
     p.add_argument(
         "--trainer",
@@ -238,15 +274,27 @@ def build_models(args, image_size, channels, num_classes=None):
             **width,
         )
     output_dim = args.z_dim if args.ogan else 1
-    if args.arch == "resnet":
+    if args.arch == "resnet":  # SNGAN's critic: no BatchNorm to begin with
         d = models.resnet_discriminator(
             image_size, channels, num_classes, output_dim, **width
         )
     else:
         d = models.dcgan_discriminator(
-            image_size, channels, num_classes, output_dim, **width
+            image_size,
+            channels,
+            num_classes,
+            output_dim,
+            batch_norm=not gradient_penalised(args),
+            **width,
         )
     return g, d
+
+
+def gradient_penalised(args):
+    """True when `--loss` adds a penalty on D's input gradient. Each
+    example's gradient must depend on that example alone, which BatchNorm
+    in the critic breaks (WGAN-GP paper, section 4): the critic drops it."""
+    return not args.ogan and args.loss in ("wgan-gp", "wgan-div", "r1")
 
 
 def build_trainer(args, generator, discriminator):
@@ -263,6 +311,14 @@ def build_trainer(args, generator, discriminator):
     common = {"regularizers": regularizers, "seed": args.seed}
     if args.ogan and len(generator.inputs) == 2:
         fail("--ogan takes an unconditional generator: drop --conditional.")
+    if args.ogan and typed(args, "loss") and args.loss != "gan-qp":
+        fail(
+            f"--ogan trains with Su's GAN-QP loss, so --loss {args.loss} "
+            "cannot apply: drop --loss, or add --no-ogan."
+        )
+    clip = weight_clip(args)
+    if clip:
+        losses.apply_weight_clipping(discriminator, clip)
     if args.ogan:
         gan = training.OGAN(generator, discriminator, seed=args.seed)
         gan.compile(optimizer(), ema_momentum=args.ema, jit_compile=jit)
@@ -276,6 +332,14 @@ def build_trainer(args, generator, discriminator):
         # The EMA averages the generator alone (D's own optimizer has none).
         gan.compile(optimizer(), ema_momentum=args.ema, jit_compile=jit)
     return gan
+
+
+def weight_clip(args):
+    """The critic's weight bound: `--weight-clip`, else 0.01 for plain
+    `--loss wgan` (whose critic is otherwise unconstrained), else none."""
+    if args.weight_clip is not None:
+        return args.weight_clip
+    return 0.01 if args.loss == "wgan" and not args.ogan else 0.0
 
 
 def training_callbacks(
@@ -314,6 +378,7 @@ def training_callbacks(
         *([keras.callbacks.CSVLogger(history, append=args.resume)] * chief),
         kc.LossPlot(os.path.join(args.out, "loss.png"), csv_path=history),
         checkpoint,  # restores before StopAtStep counts the steps
+        *([LearningRateFromCommandLine(args.lr)] * typed(args, "lr")),
         kc.StopAtStep(args.steps),
         kc.TerminateOnNaN(checkpoint),
         kc.SampleGrid(samples, every, sample_rows, args.seed, num_classes),
@@ -324,6 +389,27 @@ def training_callbacks(
     if real_images is not None and hasattr(gan, "reconstruct"):
         callbacks.append(kc.ReconstructionGrid(real_images, samples, every))
     return callbacks
+
+
+class LearningRateFromCommandLine(keras.callbacks.Callback):
+    """Sets `--lr` after a resume: a checkpoint restores the optimizers'
+    learning rates with their state, and the flag the user typed wins."""
+
+    def __init__(self, lr):
+        super().__init__()
+        self.lr = lr
+
+    def on_train_begin(self, logs=None):
+        parts = set(network_optimizers(self.model.optimizer))
+        before = sorted({float(o.learning_rate) for o in parts})
+        for optimizer in parts:
+            optimizer.learning_rate = self.lr
+        if before != [self.lr]:
+            shown = ", ".join(f"{lr:g}" for lr in before)
+            say(
+                f"kgan: learning rate {self.lr:g} from --lr (the checkpoint "
+                f"had {shown}); the rest of the state from the checkpoint"
+            )
 
 
 def epochs(args):
@@ -415,7 +501,14 @@ def save_generator(args, generator, callbacks):
     for callback in callbacks:
         message = getattr(callback, "nan_message", None)
         if isinstance(callback, TerminateOnNaN) and message:
-            fail(f"{message} Continue with --resume, e.g. with a lower --lr.")
+            if callback.checkpoint and callback.checkpoint.latest():
+                advice = (
+                    "Continue from it with --resume and a lower --lr (the "
+                    "flag replaces the checkpoint's learning rate)."
+                )
+            else:
+                advice = "Start again with a lower --lr and another --out."
+            fail(f"{message} No generator.keras was written. {advice}")
     path = os.path.join(args.out, "generator.keras")
     if distribution.is_chief():
         with atomic_path(path) as tmp, distribution.process_local():
@@ -487,12 +580,17 @@ def mnist_report(args, generator, real_images, num_classes=None, n=2500):
 
 
 def placement(args):
-    """Joins the processes of a multi-process run and sets up
-    `--distribution`; first thing in a script, before any model exists.
+    """Checks `--out`, joins the processes of a multi-process run and sets
+    up `--distribution`: first thing in a script, before any model exists.
 
     Ends the script with one line for a set-up that cannot work (a partial
     launch, a batch that does not split, a coordinator out of reach).
     """
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        fail(
+            f"--out {args.out} is a file: give a folder (the run writes "
+            "generator.keras, samples/, history.csv and checkpoint/ in it)."
+        )
     if args.strategy is not None:
         mode = "data-parallel" if args.strategy == "mirrored" else "none"
         print(

@@ -21,14 +21,20 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2
 )
 
-from kgan.training import AlternatingGAN, OneStepGAN  # noqa: E402
+from kgan.training import OGAN, AlternatingGAN, OneStepGAN  # noqa: E402
 
 
-def build():
+def build(codes=1):
     keras.utils.set_random_seed(0)
     z = keras.Input((4,))
+    # Compared runs freeze G's z-path at zero (see above); O-GAN needs G to
+    # depend on z.
+    ogan = codes > 1
     x = keras.layers.Dense(
-        2, kernel_initializer="zeros", use_bias=False, trainable=False
+        2,
+        kernel_initializer="glorot_uniform" if ogan else "zeros",
+        use_bias=False,
+        trainable=ogan,
     )(z)
     x = keras.layers.Dense(2, kernel_initializer="identity")(x)
     g = keras.Model(z, x)
@@ -38,26 +44,36 @@ def build():
         activation="tanh",
         kernel_initializer=keras.initializers.GlorotUniform(1),
     )(i)
-    d = keras.Model(i, keras.layers.Dense(1)(h))
+    d = keras.Model(i, keras.layers.Dense(codes)(h))
     return g, d
 
 
 def one_step(strategy, loss, variant):
-    """`variant`: a OneStepGAN formulation, `fused+ttur+ema` (a generator
-    learning rate of its own and a weight EMA) or `alternating`."""
+    """`variant`: a OneStepGAN formulation with `+ttur` (a generator
+    learning rate of its own), `+ema` (a weight EMA), `+mixed`
+    (mixed_float16); `alternating`; or `ogan` (its loss needs z, which
+    each replica draws for itself: only run, not compared)."""
+    formulation, *extras = variant.split("+")
+    if "mixed" in extras:
+        keras.config.set_dtype_policy("mixed_float16")
     with strategy.scope():
-        g, d = build()
+        g, d = build(codes=4 if variant == "ogan" else 1)
         if variant == "alternating":
             gan = AlternatingGAN(g, d, loss=loss, seed=1)
             gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.05))
+        elif variant == "ogan":
+            gan = OGAN(g, d, seed=1)
+            gan.compile(keras.optimizers.SGD(0.1), ema_momentum=0.9)
         else:
-            formulation, *extras = variant.split("+")
             gan = OneStepGAN(g, d, loss=loss, formulation=formulation, seed=1)
             gan.compile(
                 optimizer=keras.optimizers.SGD(0.1),
-                g_optimizer=keras.optimizers.SGD(0.05) if extras else None,
-                ema_momentum=0.9 if extras else None,
+                g_optimizer=keras.optimizers.SGD(0.05)
+                if "ttur" in extras
+                else None,
+                ema_momentum=0.9 if "ema" in extras else None,
             )
+    keras.config.set_dtype_policy("float32")
     data = np.random.default_rng(0).uniform(-1, 1, (8, 2)).astype("float32")
     ds = tf.data.Dataset.from_tensor_slices(data).batch(8)
     before = [v.numpy() for v in gan.trainable_variables]
@@ -74,5 +90,6 @@ if __name__ == "__main__":
         tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), loss, variant
     )
     moved = min(np.abs(a).max() for a in (one[1], one[2]))
+    assert all(np.isfinite(a).all() for a in one + two)
     diff = max(np.abs(a - b).max() for a, b in zip(one, two))
     print(f"RESULT moved={moved:.6g} diff={diff:.6g}")

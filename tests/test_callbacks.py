@@ -329,6 +329,18 @@ def test_nan_stops_training_names_the_last_good_checkpoint(tmp_path, capsys):
     assert checkpoint.latest() == (path, 2)
 
 
+def test_no_picture_is_drawn_from_nan_weights(tmp_path):
+    gan = _gan()
+    grid = kc.SampleGrid(tmp_path, every_n_steps=1, rows=2)
+    _fit(gan, 1, [grid])
+    drawn = len(grid.written)
+    assert drawn == len(os.listdir(tmp_path)) > 0
+    kernel = gan.generator.trainable_variables[0]
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    assert grid.write(step=99) is None
+    assert len(grid.written) == drawn == len(os.listdir(tmp_path))
+
+
 @pytest.mark.slow
 def test_stop_at_step_counts_resumed_steps(tmp_path):
     gan = _gan()

@@ -22,6 +22,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
         ("wgan", "reversal"),
         ("hinge", "fused+ttur+ema"),
         ("hinge", "alternating"),
+        ("hinge", "fused+mixed"),
     ],
 )
 def test_two_replicas_match_one_with_the_same_global_batch(loss, variant):
@@ -36,4 +37,21 @@ def test_two_replicas_match_one_with_the_same_global_batch(loss, variant):
     assert match, out.stderr[-3000:]
     moved, diff = float(match.group(1)), float(match.group(2))
     assert moved > 1e-4  # the step changed the weights
-    assert diff < 1e-6 * max(1.0, moved) + 1e-7
+    if "mixed" in variant:  # computed in float16: ~1e-3 relative
+        assert diff < 3e-3 * moved
+    else:
+        assert diff < 1e-6 * max(1.0, moved) + 1e-7
+
+
+def test_ogan_trains_on_two_replicas():
+    # Not compared with one replica: O-GAN's loss depends on z itself, and
+    # each replica draws its own.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(kgan.__file__))
+    out = subprocess.run(
+        [sys.executable, SCRIPT, "ogan", "ogan"],
+        capture_output=True, text=True, timeout=600, check=False, env=env,
+    )  # fmt: skip
+    match = re.search(r"RESULT moved=(\S+) diff=(\S+)", out.stdout)
+    assert match, out.stderr[-3000:]
+    assert float(match.group(1)) > 1e-4

@@ -64,7 +64,8 @@ def test_readme_script_commands_parse():
     try:
         for script, flags in commands:
             module = importlib.import_module(script)
-            flags = shlex.split(flags.split("#")[0])
+            flags = re.split(r"[&;|#]", flags)[0]  # where the shell goes on
+            flags = shlex.split(flags)
             flags = [f for f in flags if f not in ("--help",)]
             module.parse_args(flags)  # SystemExit(2) on an unknown flag
     finally:

@@ -81,6 +81,12 @@ def slerp(z0, z1, t):
     return (w0 * z0 + w1 * z1).astype("float32")
 
 
+def _finite(variables):
+    return all(
+        np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables
+    )
+
+
 class _PictureCallback(keras.callbacks.Callback):
     """Writes `{out_dir}/{prefix}_{step:06d}.png` every `every_n_steps`
     steps and at the end of training; subclasses draw the picture."""
@@ -99,15 +105,21 @@ class _PictureCallback(keras.callbacks.Callback):
         raise NotImplementedError
 
     def write(self, step=None):
-        """Writes the picture for `step` (default: the current step).
+        """Writes the picture for `step` (default: the current step);
+        returns its path, or None when the generator holds NaN or infinite
+        weights (after a NaN stop), drawing nothing.
 
         In a multi-process run every process draws it (each forward pass is
         a collective computation) and only process 0 writes the file.
         """
         step = training_step(self.model) if step is None else int(step)
+        path = os.path.join(self.out_dir, f"{self.prefix}_{step:06d}.png")
+        if not _finite(self.model.generator.weights):
+            # After a NaN stop: a grid of NaNs would only mislead.
+            self._last_step = step
+            return None
         with self._weights():
             images, rows, cols = self.draw()
-        path = os.path.join(self.out_dir, f"{self.prefix}_{step:06d}.png")
         if is_chief():
             self.written.append(save_image_grid(path, images, rows, cols))
         self._last_step = step

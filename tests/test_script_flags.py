@@ -1,0 +1,165 @@
+"""What the scripts' flags do to the models and the run (in process)."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from kgan import cli
+from kgan.losses import WeightClip
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--base-channels", "8", "--z-dim", "16"]
+
+
+def _script(name):
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+def mnist_args(*flags):
+    return _script("train_mnist").parse_args([*TINY, *flags])
+
+
+def built(*flags):
+    args = mnist_args(*flags)
+    g, d = cli.build_models(args, image_size=32, channels=1)
+    gan = cli.build_trainer(args, g, d)
+    return args, gan, d
+
+
+def batch_norms(model):
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-div", "r1"])
+def test_a_gradient_penalty_gets_a_critic_without_batch_norm(loss):
+    _, _, d = built("--loss", loss)
+    assert not batch_norms(d)
+    _, _, plain = built("--loss", "hinge")
+    assert batch_norms(plain)
+
+
+def clip_bounds(model):
+    bounds = set()
+    for v in model.trainable_variables:
+        if isinstance(v.constraint, WeightClip):
+            bounds.add(v.constraint.clip_value)
+            assert np.abs(keras.ops.convert_to_numpy(v)).max() <= (
+                v.constraint.clip_value + 1e-7
+            )
+        else:
+            bounds.add(None)
+    return bounds
+
+
+def test_plain_wgan_clips_the_critic_unless_told_otherwise():
+    assert clip_bounds(built("--loss", "wgan")[2]) == {0.01}
+    assert clip_bounds(built("--loss", "wgan", "--weight-clip", "0")[2]) == {
+        None
+    }
+    assert clip_bounds(built("--loss", "hinge")[2]) == {None}
+    assert clip_bounds(
+        built("--loss", "hinge", "--weight-clip", "0.05")[2]
+    ) == {0.05}
+
+
+def test_the_clip_holds_after_a_training_step():
+    args, gan, d = built("--loss", "wgan", "--batch-size", "8")
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1))
+    gan.fit(images.astype("float32"), batch_size=8, epochs=1, verbose=0)
+    assert clip_bounds(d) == {0.01}
+
+
+def test_ogan_refuses_a_loss_it_cannot_use(capsys):
+    with pytest.raises(SystemExit) as stop:
+        built("--ogan", "--loss", "hinge")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: --ogan trains with Su's GAN-QP loss, so --loss hinge cannot "
+        "apply: drop --loss, or add --no-ogan."
+    )
+    built("--ogan")  # the default --loss is not the user's choice
+    built("--ogan", "--loss", "gan-qp")  # the loss O-GAN uses
+
+
+def test_celeba_defaults_to_ogan_so_loss_needs_no_ogan(capsys):
+    parse = _script("train_celeba").parse_args
+    args = parse(["--loss", "hinge", "--image-size", "32", *TINY])
+    g, d = cli.build_models(args, image_size=32, channels=3)
+    with pytest.raises(SystemExit):
+        cli.build_trainer(args, g, d)
+    assert "add --no-ogan" in capsys.readouterr().err
+    args = parse(["--loss", "hinge", "--no-ogan", "--image-size", "32", *TINY])
+    g, d = cli.build_models(args, image_size=32, channels=3)
+    cli.build_trainer(args, g, d)
+
+
+def test_out_on_a_file_fails_at_once(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        cli.placement(mnist_args("--out", str(target)))
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --out {target} is a file: give a folder (the run writes "
+        "generator.keras, samples/, history.csv and checkpoint/ in it)."
+    )
+    assert target.read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_lr_typed_on_resume_replaces_the_checkpoint_s(tmp_path, capsys):
+    main = _script("train_mnist").main
+    out = str(tmp_path / "run")
+    common = [*TINY, "--out", out, "--batch-size", "8", "--no-ema"]
+    common += ["--checkpoint-every", "1", "--sample-every", "100"]
+    main([*common, "--steps", "1"])
+    capsys.readouterr()
+    main([*common, "--steps", "2", "--resume", "--lr", "5e-5"])
+    text = capsys.readouterr().out
+    assert "resumed from" in text
+    assert (
+        "kgan: learning rate 5e-05 from --lr (the checkpoint had 0.0002); "
+        "the rest of the state from the checkpoint"
+    ) in text
+    checkpoint = Path(out) / "checkpoint" / "step_000000002.weights.h5"
+    assert checkpoint.exists()
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_after_a_nan_stop_the_advice_matches_the_disk(tmp_path, capsys, saved):
+    from kgan import callbacks as kc
+
+    checkpoint = kc.Checkpoint(str(tmp_path / "checkpoint"))
+    guard = kc.TerminateOnNaN(checkpoint)
+    guard.nan_message = "kgan: NaN at step 7."
+    if saved:
+        (tmp_path / "checkpoint").mkdir()
+        (tmp_path / "checkpoint" / "checkpoint.json").write_text(
+            '{"step": 5, "weights": "step_000000005.weights.h5"}'
+        )
+    args = mnist_args("--out", str(tmp_path))
+    with pytest.raises(SystemExit):
+        cli.save_generator(args, None, [guard])
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: kgan: NaN at step 7. No generator.keras")
+    if saved:
+        assert err.endswith(
+            "Continue from it with --resume and a lower --lr (the flag "
+            "replaces the checkpoint's learning rate)."
+        )
+    else:
+        assert err.endswith("Start again with a lower --lr and another --out.")
+    assert not (tmp_path / "generator.keras").exists()
