@@ -72,19 +72,26 @@ def main(argv=None):
         keras.config.set_dtype_policy("mixed_float16")
 
     ## Data (the global batch: Keras gives each process its slice of it)
-    try:
-        dataset = kgan.data.image_folder(
+    def faces(start_batch):
+        return kgan.data.image_folder(
             args.data,
             args.image_size,
             batch_size=args.batch_size,
             crop=None if args.crop == "none" else args.crop,
             seed=args.seed,
             repeat=True,
+            start_batch=start_batch,
         )
+
+    try:
+        start = cli.start_step(args)  # where --resume picks up
+        dataset = faces(start)
+        # A resumed run shows the same real images in its grids.
+        first = dataset if start == 0 else faces(0)
     except (kgan.data.DataError, OSError) as error:
         cli.fail(str(error))
     real_images = []
-    for batch in dataset:  # the fixed images of the reconstruction grid
+    for batch in first:  # the fixed images of the reconstruction grid
         real_images.extend(np.asarray(batch))
         if len(real_images) >= RECONSTRUCTED:
             break

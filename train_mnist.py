@@ -72,6 +72,7 @@ def main(argv=None):
         labels if args.conditional else None,
         batch_size=args.batch_size,
         seed=args.seed,
+        start_batch=cli.start_step(args),  # where --resume picks up
     )
 
     with placement.scope():

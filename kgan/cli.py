@@ -378,7 +378,12 @@ def training_callbacks(
         *([keras.callbacks.CSVLogger(history, append=args.resume)] * chief),
         kc.LossPlot(os.path.join(args.out, "loss.png"), csv_path=history),
         checkpoint,  # restores before StopAtStep counts the steps
-        *([LearningRateFromCommandLine(args.lr)] * typed(args, "lr")),
+    ]
+    if typed(args, "lr"):  # after the restore, which sets the old rate
+        callbacks.append(LearningRateFromCommandLine(args.lr))
+    if args.resume:
+        callbacks.append(DataPosition(start_step(args)))
+    callbacks += [
         kc.StopAtStep(args.steps),
         kc.TerminateOnNaN(checkpoint),
         kc.SampleGrid(samples, every, sample_rows, args.seed, num_classes),
@@ -389,6 +394,38 @@ def training_callbacks(
     if real_images is not None and hasattr(gan, "reconstruct"):
         callbacks.append(kc.ReconstructionGrid(real_images, samples, every))
     return callbacks
+
+
+def start_step(args):
+    """The step `--resume` continues from (the committed checkpoint's),
+    else 0: the data pipeline starts at this batch, so a resumed run sees
+    the batches an uninterrupted one would."""
+    from kgan.callbacks import Checkpoint
+
+    if not args.resume:
+        return 0
+    latest = Checkpoint(os.path.join(args.out, "checkpoint")).latest()
+    return 0 if latest is None else latest[1]
+
+
+class DataPosition(keras.callbacks.Callback):
+    """Warns when the restored step is not the one the data starts at
+    (the newest checkpoint could not be read and an older one loaded)."""
+
+    def __init__(self, start):
+        super().__init__()
+        self.start = start
+
+    def on_train_begin(self, logs=None):
+        from kgan.callbacks._common import training_step
+
+        step = training_step(self.model)
+        if step != self.start:
+            say(
+                f"kgan: warning: the weights resume at step {step} but the "
+                f"data at batch {self.start} (the newest checkpoint did not "
+                "load): the batches differ from an uninterrupted run's"
+            )
 
 
 class LearningRateFromCommandLine(keras.callbacks.Callback):

@@ -334,6 +334,30 @@ def test_cache_in_memory_and_on_disk(tmp_path, cache):
         assert any(name.startswith("cache") for name in os.listdir(tmp_path))
 
 
+@pytest.mark.parametrize("cache", [False, True])
+def test_start_batch_continues_the_uninterrupted_order(tmp_path, cache):
+    """A run resumed at step k reads the batches k, k+1, ... an
+    uninterrupted run reads (across epoch ends, with reshuffling)."""
+    values = _numbered_folder(tmp_path, count=7)
+    kwargs = {"batch_size": 3, "seed": 4, "repeat": True, "cache": cache}
+    whole = _order(image_folder(tmp_path, 2, **kwargs).take(9), values)
+    for k in (0, 2, 5):
+        resumed = image_folder(tmp_path, 2, start_batch=k, **kwargs)
+        assert _order(resumed.take(9 - k), values) == whole[3 * k :]
+    with pytest.raises(ValueError, match="start_batch"):
+        image_folder(tmp_path, 2, start_batch=-1)
+
+
+def test_mnist_dataset_start_batch_continues_the_order():
+    digits = np.arange(10, dtype="float32").reshape(10, 1, 1, 1)
+    labels = np.arange(10)
+    whole = list(mnist_dataset(digits, labels, batch_size=4, seed=2).take(8))
+    resumed = mnist_dataset(digits, labels, batch_size=4, seed=2, start_batch=3)
+    for (x, y), (x2, y2) in zip(whole[3:], resumed.take(5)):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+
+
 # ## MNIST
 
 

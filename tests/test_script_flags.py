@@ -163,3 +163,43 @@ def test_after_a_nan_stop_the_advice_matches_the_disk(tmp_path, capsys, saved):
     else:
         assert err.endswith("Start again with a lower --lr and another --out.")
     assert not (tmp_path / "generator.keras").exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    """Same batches, same noise, same optimizer state: stopping at step 2
+    and resuming to step 4 gives the weights of 4 steps in one go."""
+    main = _script("train_mnist").main
+    common = [*TINY, "--batch-size", "8", "--no-ema", "--sample-every", "100"]
+    common += ["--checkpoint-every", "2"]
+    main([*common, "--out", str(tmp_path / "whole"), "--steps", "4"])
+    main([*common, "--out", str(tmp_path / "split"), "--steps", "2"])  # stop
+    main(
+        [*common, "--out", str(tmp_path / "split"), "--steps", "4", "--resume"]
+    )
+    # The checkpoints of step 4 hold both networks and the optimizer: D's
+    # weights depend on the batches directly.
+    whole, split = (
+        _h5_arrays(tmp_path / name / "checkpoint" / "step_000000004.weights.h5")
+        for name in ("whole", "split")
+    )
+    assert whole.keys() == split.keys() and len(whole) > 20
+    for key in whole:
+        np.testing.assert_allclose(
+            whole[key], split[key], rtol=1e-5, atol=1e-6, err_msg=key
+        )
+
+
+def _h5_arrays(path):
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, item: (
+                arrays.__setitem__(name, item[()])
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
+    return arrays

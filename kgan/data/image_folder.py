@@ -4,7 +4,7 @@ import os
 
 import tensorflow as tf
 
-from kgan._checks import is_int, positive_int
+from kgan._checks import integer, is_int, positive_int
 from kgan.data.errors import DataError
 from kgan.data.scan import VALIDATE_MODES, decode_image_file, scan_image_folder
 
@@ -37,6 +37,7 @@ def image_folder(
     repeat=False,
     num_parallel_calls=tf.data.AUTOTUNE,
     validate="quick",
+    start_batch=0,
 ):
     """A `tf.data.Dataset` of image batches read from a folder.
 
@@ -81,6 +82,10 @@ def image_folder(
         drop_remainder: drop the last incomplete batch, so batches have a
             static shape.
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
+        start_batch: begin with the batch of this index, as a run resumed at
+            that step needs: the same batches follow as without it (unless
+            a file fails to decode in the part skipped). Without a cache
+            the skipped images are not decoded.
         num_parallel_calls: parallel decodes; `tf.data.AUTOTUNE` by default.
         validate: `"quick"`, `"full"` or `None`, see `scan_image_folder`.
 
@@ -128,11 +133,18 @@ def image_folder(
         # removes float rounding past the ends of the range.
         return tf.clip_by_value(image / 255.0 * 2.0 - 1.0, -1.0, 1.0)
 
+    start_batch = integer("start_batch", start_batch, minimum=0)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         dataset = dataset.shuffle(
             len(files), seed=seed, reshuffle_each_iteration=not cache
         )
+    if not cache:
+        # Repeat and skip the file names, before any decoding: a resumed
+        # run does not decode the images it skips.
+        if repeat:
+            dataset = dataset.repeat()
+        dataset = dataset.skip(start_batch * batch_size)
     # A seedless shuffle has no order to keep, so decodes may finish in any
     # order and a slow file does not hold up the batch.
     dataset = dataset.map(
@@ -147,9 +159,11 @@ def image_folder(
             dataset = dataset.shuffle(
                 min(len(files), 16 * batch_size), seed=seed
             )
-    if repeat:
-        dataset = dataset.repeat()
+        if repeat:
+            dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if cache:  # the cache replays in its own order: skip whole batches
+        dataset = dataset.skip(start_batch)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from kgan._checks import is_int, positive_int
+from kgan._checks import integer, is_int, positive_int
 from kgan.data.errors import DataError
 
 SPLITS = ("train", "test")
@@ -104,6 +104,7 @@ def mnist_dataset(
     seed=None,
     repeat=True,
     drop_remainder=True,
+    start_batch=0,
 ):
     """A `tf.data` pipeline of image batches, or of `(images, labels)`.
 
@@ -119,6 +120,8 @@ def mnist_dataset(
         seed: seed of the shuffle.
         repeat: repeat forever (then pass `steps_per_epoch` to `fit`).
         drop_remainder: drop the last incomplete batch.
+        start_batch: begin with the batch of this index, as a run resumed at
+            that step needs: the same batches follow as without it.
 
     Returns:
         A `tf.data.Dataset`.
@@ -152,6 +155,8 @@ def mnist_dataset(
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    # Skipped as indices, before any image is gathered.
+    dataset = dataset.skip(integer("start_batch", start_batch, minimum=0))
     if labels is None:
         dataset = dataset.map(lambda index: tf.gather(images, index))
     else:
