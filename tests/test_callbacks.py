@@ -291,6 +291,35 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(
     assert int(probe.current_step()) == 4
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "missing"])
+def test_damaged_metadata_is_rebuilt_from_the_weights_files(
+    tmp_path, capsys, damage
+):
+    _fit(_gan(), 2, [kc.Checkpoint(tmp_path, keep=2)])  # steps 2 and 4
+    metadata = tmp_path / "checkpoint.json"
+    if damage == "truncated":
+        metadata.write_text(metadata.read_text()[:7])
+    elif damage == "garbage":
+        metadata.write_text('{"step": "four", "weights": 3}')
+    else:
+        metadata.unlink()
+    restore = kc.Checkpoint(tmp_path)
+    newest = str(tmp_path / "step_000000004.weights.h5")
+    assert restore.describe() == f"{newest} (step 4)"
+    fresh = _gan()
+    _fit(fresh, 3, [restore])
+    assert restore.restored_step == 4 and int(fresh.current_step()) == 6
+    out = capsys.readouterr().out
+    what = "missing" if damage == "missing" else "damaged"
+    assert f"checkpoint.json is {what}; using the weights files" in out
+    assert json.loads(metadata.read_text())["step"] == 6  # written anew
+
+
+def test_damaged_metadata_without_weights_is_no_checkpoint(tmp_path):
+    (tmp_path / "checkpoint.json").write_text("{")
+    assert kc.Checkpoint(tmp_path).latest() is None
+
+
 def test_batch_frequency_saves_and_keeps_the_newest(tmp_path):
     checkpoint = kc.Checkpoint(tmp_path, save_freq=1, keep=3)
     _fit(_gan(), 2, [checkpoint])  # four steps, a checkpoint after each

@@ -203,3 +203,20 @@ def _h5_arrays(path):
             )
         )
     return arrays
+
+
+def test_a_damaged_checkpoint_still_guards_the_run(tmp_path, capsys):
+    """Without --resume, a run whose checkpoint.json is damaged refuses to
+    start over on top of the earlier run's weights."""
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    (folder / "step_000000300.weights.h5").write_bytes(b"weights")
+    (folder / "checkpoint.json").write_text('{"step": 3')  # cut short
+    args = mnist_args("--out", str(tmp_path))
+    with pytest.raises(SystemExit) as stop:
+        cli.training_callbacks(args, gan=None)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "step_000000300.weights.h5 (step 300) of an earlier run" in err
+    assert "add --resume" in err
+    assert cli.start_step(mnist_args("--out", str(tmp_path), "--resume")) == 300

@@ -24,6 +24,7 @@ run would have drawn.
 
 import json
 import os
+import re
 
 import h5py
 import keras
@@ -39,6 +40,7 @@ from kgan.distribution import (
 )
 
 METADATA = "checkpoint.json"
+_STEP_FILE = re.compile(r"step_(\d{9})\.weights\.h5")
 # Keras saves no layer's random-number state (`SeedGenerator`s of dropout,
 # noise injection, ...); the checkpoint keeps them here, in the same file.
 RNG_STATES = "kgan_rng_states"
@@ -97,15 +99,54 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         self.restored_step = None
         self.ready = False
         self._committed = None  # the file this process saved or restored
+        self._said_rebuilt = False
 
     # -- what is on disk ----------------------------------------------------
     def read_metadata(self):
-        """The committed `checkpoint.json` as a dict, or None."""
+        """The committed `checkpoint.json` as a dict, or None without one.
+
+        A damaged file (cut short, edited, emptied) is rebuilt from the
+        weights files in the folder, newest first, so that a checkpoint is
+        never mistaken for none: a run would then start over on top of it.
+        """
         try:
             with open(self.metadata_path) as f:
-                return json.load(f)
-        except (OSError, ValueError):
+                metadata = json.load(f)
+            if isinstance(metadata, dict) and _STEP_FILE.fullmatch(
+                str(metadata.get("weights"))
+            ):
+                int(metadata["step"])
+                return metadata
+        except FileNotFoundError:
+            return self._rebuilt_metadata(damaged=False)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return self._rebuilt_metadata(damaged=True)
+
+    def _rebuilt_metadata(self, damaged):
+        try:
+            names = os.listdir(self.backup_dir)
+        except OSError:
+            names = []
+        found = sorted(
+            (n for n in names if _STEP_FILE.fullmatch(n)), reverse=True
+        )
+        if not found:
             return None
+        # Weights without metadata: a kill between the two writes of a
+        # first save, or a damaged checkpoint.json. Both name their step.
+        if self.verbose and not self._said_rebuilt:
+            what = "is damaged" if damaged else "is missing"
+            print(
+                f"kgan: {self.metadata_path} {what}; using the weights "
+                f"files in {self.backup_dir} instead (newest: {found[0]})"
+            )
+            self._said_rebuilt = True
+        return {
+            "step": int(_STEP_FILE.fullmatch(found[0]).group(1)),
+            "weights": found[0],
+            "previous": found[1:],
+        }
 
     def latest(self):
         """`(path, step)` of the committed checkpoint, or None."""
