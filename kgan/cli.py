@@ -99,6 +99,14 @@ def common_parser(description, out_default, steps_default, **defaults):
         help="learning rate (RMSprop, rho 0.99, as Su's scripts)",
     )
     p.add_argument(
+        "--g-lr",
+        type=positive_float,
+        default=None,
+        action=Typed,
+        help="the generator's own learning rate (TTUR, Heusel et al. "
+        "2017); default: --lr",
+    )
+    p.add_argument(
         "--z-dim", type=positive_int, default=128, help="latent size"
     )
     p.add_argument(
@@ -131,6 +139,42 @@ def common_parser(description, out_default, steps_default, **defaults):
         choices=("onestep", "alternating"),
         default="onestep",
         help="one loss and one optimizer, or the D-then-G loop",
+    )
+    p.add_argument(
+        "--n-critic",
+        type=positive_int,
+        default=1,
+        action=Typed,
+        help="--trainer alternating: D steps per G step (WGAN's 5)",
+    )
+    p.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        action=Typed,
+        metavar="A",
+        help="one-sided label smoothing of D's real targets (1 - A) for "
+        "--loss ns, r1 or lsgan (Salimans et al. 2016)",
+    )
+    p.add_argument(
+        "--spectral-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="spectral normalisation of every D layer (default: on for "
+        "--arch resnet, off otherwise)",
+    )
+    p.add_argument(
+        "--kernel-size",
+        type=positive_int,
+        default=None,
+        help="kernel of the DCGAN convolutions, in G (dcgan, selfmod) and "
+        "D (all but resnet); default 4 (Su's o_gan_celeba.py: 5)",
+    )
+    p.add_argument(
+        "--max-channels",
+        type=positive_int,
+        default=None,
+        help="cap on any layer's width (default: each builder's own)",
     )
     p.add_argument(
         "--ogan",
@@ -250,9 +294,19 @@ def fail(message):
 def build_models(args, image_size, channels, num_classes=None):
     """Generator and discriminator for the flags."""
     width = {"base_channels": args.base_channels}
+    if args.max_channels is not None:
+        width["max_channels"] = args.max_channels
+    kernel = (
+        {} if args.kernel_size is None else {"kernel_size": args.kernel_size}
+    )
+    if kernel and args.arch == "resnet":
+        fail(
+            "--kernel-size sets the DCGAN convolutions; --arch resnet has "
+            "3x3 residual blocks only: drop --kernel-size."
+        )
     if args.arch == "dcgan":
         g = models.dcgan_generator(
-            image_size, channels, args.z_dim, num_classes, **width
+            image_size, channels, args.z_dim, num_classes, **width, **kernel
         )
     elif args.arch == "resnet":
         g = models.resnet_generator(
@@ -262,7 +316,7 @@ def build_models(args, image_size, channels, num_classes=None):
     elif args.arch == "selfmod":
         g = models.selfmod_generator(
             image_size, channels, args.z_dim, num_classes,
-            hidden_units=args.z_dim, **width,
+            hidden_units=args.z_dim, **width, **kernel,
         )  # fmt: skip
     else:
         g = models.stylegan_generator(
@@ -274,9 +328,12 @@ def build_models(args, image_size, channels, num_classes=None):
             **width,
         )
     output_dim = args.z_dim if args.ogan else 1
+    spectral = {}
+    if args.spectral_norm is not None:
+        spectral["spectral_norm"] = args.spectral_norm
     if args.arch == "resnet":  # SNGAN's critic: no BatchNorm to begin with
         d = models.resnet_discriminator(
-            image_size, channels, num_classes, output_dim, **width
+            image_size, channels, num_classes, output_dim, **width, **spectral
         )
     else:
         d = models.dcgan_discriminator(
@@ -286,6 +343,8 @@ def build_models(args, image_size, channels, num_classes=None):
             output_dim,
             batch_norm=not gradient_penalised(args),
             **width,
+            **kernel,
+            **spectral,
         )
     return g, d
 
@@ -299,15 +358,18 @@ def gradient_penalised(args):
 
 def build_trainer(args, generator, discriminator):
     """The compiled trainer for the flags."""
-    loss, regularizers = losses.get_preset(args.loss)
+    loss, regularizers = adversarial_loss(args)
     jit = {"auto": "auto", "on": True, "off": False}[args.xla]
 
-    def optimizer(ema=False):
+    def optimizer(lr, ema=False):
         return keras.optimizers.RMSprop(
-            args.lr, rho=0.99, use_ema=ema and args.ema is not None,
+            lr, rho=0.99, use_ema=ema and args.ema is not None,
             ema_momentum=args.ema or 0.99,
         )  # fmt: skip
 
+    g_lr = args.g_lr or args.lr
+    # TTUR: G gets an optimizer of its own only when its rate differs.
+    g_optimizer = optimizer(g_lr) if g_lr != args.lr else None
     common = {"regularizers": regularizers, "seed": args.seed}
     if args.ogan and len(generator.inputs) == 2:
         fail("--ogan takes an unconditional generator: drop --conditional.")
@@ -316,22 +378,58 @@ def build_trainer(args, generator, discriminator):
             f"--ogan trains with Su's GAN-QP loss, so --loss {args.loss} "
             "cannot apply: drop --loss, or add --no-ogan."
         )
+    if typed(args, "n_critic") and (args.trainer != "alternating" or args.ogan):
+        fail(
+            "--n-critic sets the D steps of --trainer alternating; the "
+            "one-step trainer updates D and G together: add --trainer "
+            "alternating, or drop --n-critic."
+        )
     clip = weight_clip(args)
     if clip:
         losses.apply_weight_clipping(discriminator, clip)
     if args.ogan:
         gan = training.OGAN(generator, discriminator, seed=args.seed)
-        gan.compile(optimizer(), ema_momentum=args.ema, jit_compile=jit)
+        gan.compile(
+            optimizer(args.lr),
+            g_optimizer=g_optimizer,
+            ema_momentum=args.ema,
+            jit_compile=jit,
+        )
     elif args.trainer == "alternating":
         gan = training.AlternatingGAN(
-            generator, discriminator, loss=loss, **common
+            generator, discriminator, loss=loss, d_steps=args.n_critic,
+            **common,
+        )  # fmt: skip
+        gan.compile(
+            optimizer(args.lr), optimizer(g_lr, ema=True), jit_compile=jit
         )
-        gan.compile(optimizer(), optimizer(ema=True), jit_compile=jit)
     else:
         gan = training.OneStepGAN(generator, discriminator, loss=loss, **common)
         # The EMA averages the generator alone (D's own optimizer has none).
-        gan.compile(optimizer(), ema_momentum=args.ema, jit_compile=jit)
+        gan.compile(
+            optimizer(args.lr),
+            g_optimizer=g_optimizer,
+            ema_momentum=args.ema,
+            jit_compile=jit,
+        )
     return gan
+
+
+def adversarial_loss(args):
+    """`(loss, regularizers)` for `--loss` and `--label-smoothing`."""
+    loss, regularizers = losses.get_preset(args.loss)
+    if typed(args, "label_smoothing") and args.label_smoothing:
+        base = {"r1": "ns"}.get(args.loss, args.loss)
+        if base not in ("ns", "lsgan") or args.ogan:
+            fail(
+                f"--label-smoothing applies to --loss ns, r1 or lsgan, not "
+                f"{'O-GAN' if args.ogan else args.loss}: drop it."
+            )
+        try:
+            loss = losses.get_loss(base, label_smoothing=args.label_smoothing)
+        except ValueError as error:
+            fail(f"--label-smoothing {args.label_smoothing}: {error}")
+    return loss, regularizers
 
 
 def weight_clip(args):
@@ -379,8 +477,10 @@ def training_callbacks(
         kc.LossPlot(os.path.join(args.out, "loss.png"), csv_path=history),
         checkpoint,  # restores before StopAtStep counts the steps
     ]
-    if typed(args, "lr"):  # after the restore, which sets the old rate
-        callbacks.append(LearningRateFromCommandLine(args.lr))
+    if typed(args, "lr") or typed(args, "g_lr"):  # after the restore
+        d_lr = args.lr if typed(args, "lr") else None
+        g_lr = args.g_lr if typed(args, "g_lr") else d_lr
+        callbacks.append(LearningRateFromCommandLine(d_lr, g_lr))
     if args.resume:
         callbacks.append(DataPosition(start_step(args)))
     callbacks += [
@@ -429,23 +529,35 @@ class DataPosition(keras.callbacks.Callback):
 
 
 class LearningRateFromCommandLine(keras.callbacks.Callback):
-    """Sets `--lr` after a resume: a checkpoint restores the optimizers'
-    learning rates with their state, and the flag the user typed wins."""
+    """Sets `--lr` / `--g-lr` after a resume: a checkpoint restores the
+    optimizers' learning rates with their state, and the flags the user
+    typed win.
 
-    def __init__(self, lr):
+    Args:
+        d_lr: D's rate (`--lr`), or None to keep the checkpoint's.
+        g_lr: G's rate (`--g-lr`, else `--lr`), or None.
+    """
+
+    def __init__(self, d_lr, g_lr):
         super().__init__()
-        self.lr = lr
+        self.rates = (d_lr, g_lr)
 
     def on_train_begin(self, logs=None):
-        parts = set(network_optimizers(self.model.optimizer))
-        before = sorted({float(o.learning_rate) for o in parts})
-        for optimizer in parts:
-            optimizer.learning_rate = self.lr
-        if before != [self.lr]:
-            shown = ", ".join(f"{lr:g}" for lr in before)
+        parts = network_optimizers(self.model.optimizer)
+        names = ("D", "G")
+        if parts[0] is parts[1]:  # one optimizer trains both
+            parts, names = parts[:1], ("D and G",)
+        changed = []
+        for name, optimizer, lr in zip(names, parts, self.rates):
+            old = float(optimizer.learning_rate)
+            if lr is not None and lr != old:
+                optimizer.learning_rate = lr
+                changed.append(f"{name} {lr:g} (the checkpoint had {old:g})")
+        if changed:
             say(
-                f"kgan: learning rate {self.lr:g} from --lr (the checkpoint "
-                f"had {shown}); the rest of the state from the checkpoint"
+                f"kgan: learning rate from the command line: "
+                f"{', '.join(dict.fromkeys(changed))}; the rest of the state "
+                "from the checkpoint"
             )
 
 

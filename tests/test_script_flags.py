@@ -131,8 +131,8 @@ def test_lr_typed_on_resume_replaces_the_checkpoint_s(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "resumed from" in text
     assert (
-        "kgan: learning rate 5e-05 from --lr (the checkpoint had 0.0002); "
-        "the rest of the state from the checkpoint"
+        "kgan: learning rate from the command line: D and G 5e-05 (the "
+        "checkpoint had 0.0002); the rest of the state from the checkpoint"
     ) in text
     checkpoint = Path(out) / "checkpoint" / "step_000000002.weights.h5"
     assert checkpoint.exists()
@@ -220,3 +220,100 @@ def test_a_damaged_checkpoint_still_guards_the_run(tmp_path, capsys):
     assert "step_000000300.weights.h5 (step 300) of an earlier run" in err
     assert "add --resume" in err
     assert cli.start_step(mnist_args("--out", str(tmp_path), "--resume")) == 300
+
+
+def _rates(gan):
+    from kgan.training.optimizers import network_optimizers
+
+    d, g = network_optimizers(gan.optimizer)
+    return float(d.learning_rate), float(g.learning_rate), d is g
+
+
+@pytest.mark.parametrize(
+    "trainer", [[], ["--trainer", "alternating"], ["--ogan"]]
+)
+def test_g_lr_gives_the_generator_its_own_rate(trainer):
+    _, gan, _ = built(*trainer, "--lr", "1e-4", "--g-lr", "4e-4")
+    d_lr, g_lr, shared = _rates(gan)
+    assert (d_lr, g_lr, shared) == pytest.approx((1e-4, 4e-4, False))
+    _, gan, _ = built(*trainer, "--lr", "1e-4", "--no-ema")
+    assert _rates(gan)[:2] == pytest.approx((1e-4, 1e-4))
+
+
+def test_n_critic_sets_the_alternating_d_steps(capsys):
+    _, gan, _ = built("--trainer", "alternating", "--n-critic", "5")
+    assert gan.d_steps == 5
+    with pytest.raises(SystemExit):
+        built("--n-critic", "5")  # one-step: nothing to set
+    assert "add --trainer alternating" in capsys.readouterr().err
+
+
+def test_spectral_norm_kernel_size_and_width_cap_reach_the_models(capsys):
+    _, _, d = built("--spectral-norm", "--kernel-size", "5")
+    wrapped = [
+        layer
+        for layer in d.layers
+        if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    assert wrapped and not batch_norms(d)
+    convs = [
+        layer.layer if hasattr(layer, "layer") else layer for layer in d.layers
+    ]
+    kernels = {
+        c.kernel_size for c in convs if isinstance(c, keras.layers.Conv2D)
+    }
+    assert kernels == {(5, 5)}
+    args = mnist_args("--max-channels", "16", "--kernel-size", "5")
+    g, d = cli.build_models(args, image_size=32, channels=1)
+    for model in (g, d):
+        widths = [
+            layer.filters
+            for layer in model.layers
+            if isinstance(layer, (keras.layers.Conv2D,))
+            and not isinstance(layer, keras.layers.Conv2DTranspose)
+            and layer.filters > 1
+        ]
+        assert max(widths, default=16) <= 16
+    g_kernels = {
+        layer.kernel_size
+        for layer in g.layers
+        if isinstance(layer, keras.layers.Conv2DTranspose)
+    }
+    assert g_kernels == {(5, 5)}
+    _, _, resnet_d = built("--arch", "resnet", "--no-spectral-norm")
+    assert not any(
+        isinstance(layer, keras.layers.SpectralNormalization)
+        for layer in _all_layers(resnet_d)
+    )
+    _, _, default_resnet_d = built("--arch", "resnet")
+    assert any(
+        isinstance(layer, keras.layers.SpectralNormalization)
+        for layer in _all_layers(default_resnet_d)
+    )
+    with pytest.raises(SystemExit):
+        built("--arch", "resnet", "--kernel-size", "5")
+    assert "3x3 residual blocks" in capsys.readouterr().err
+
+
+def test_label_smoothing_reaches_the_loss_or_is_refused(capsys):
+    import numpy as np
+
+    _, gan, _ = built("--loss", "ns", "--label-smoothing", "0.1")
+    real, fake = np.array([[2.0]]), np.array([[-1.0]])
+    got = float(gan.adversarial_loss.d_loss(real, fake))
+    # -(0.9 log s(r) + 0.1 log(1 - s(r))) - log(1 - s(f)), independently
+    s = 1 / (1 + np.exp(-real[0, 0]))
+    sf = 1 / (1 + np.exp(-fake[0, 0]))
+    expected = -(0.9 * np.log(s) + 0.1 * np.log(1 - s)) - np.log(1 - sf)
+    assert got == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(SystemExit):
+        built("--loss", "hinge", "--label-smoothing", "0.1")
+    assert "applies to --loss ns, r1 or lsgan, not hinge" in (
+        capsys.readouterr().err
+    )
+
+
+def _all_layers(model):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _all_layers(layer)

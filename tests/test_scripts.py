@@ -216,7 +216,9 @@ def _script(name):
 SHARED_FLAGS = (
     "--data", "--out", "--steps", "--batch-size", "--lr", "--z-dim", "--arch",
     "--loss", "--trainer", "--ogan", "--ema", "--seed", "--resume", "--xla",
-    "--mixed-precision", "--distribution",
+    "--mixed-precision", "--distribution", "--join-timeout", "--g-lr",
+    "--n-critic", "--label-smoothing", "--spectral-norm", "--kernel-size",
+    "--max-channels", "--weight-clip",
 )  # fmt: skip
 
 
