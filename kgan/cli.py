@@ -164,6 +164,23 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--arch resnet, off otherwise)",
     )
     p.add_argument(
+        "--body",
+        choices=("dcgan", "resnet"),
+        default="dcgan",
+        action=Typed,
+        help="--arch selfmod: the generator body whose BNs are modulated "
+        "(Su's SELF-MOD post trains both)",
+    )
+    p.add_argument(
+        "--attention",
+        type=positive_int,
+        default=None,
+        metavar="RES",
+        help="self-attention (SAGAN) at this resolution, in a ResNet G "
+        "(--arch resnet, or selfmod --body resnet) and the ResNet D of "
+        "--arch resnet",
+    )
+    p.add_argument(
         "--kernel-size",
         type=positive_int,
         default=None,
@@ -299,11 +316,24 @@ def build_models(args, image_size, channels, num_classes=None):
     kernel = (
         {} if args.kernel_size is None else {"kernel_size": args.kernel_size}
     )
-    if kernel and args.arch == "resnet":
+    resnet_g = args.arch == "resnet" or (
+        args.arch == "selfmod" and args.body == "resnet"
+    )
+    if typed(args, "body") and args.arch != "selfmod":
+        fail(f"--body chooses the body of --arch selfmod, not {args.arch}.")
+    if args.attention is not None and not resnet_g:
         fail(
-            "--kernel-size sets the DCGAN convolutions; --arch resnet has "
+            "--attention needs a ResNet generator: --arch resnet, or --arch "
+            "selfmod --body resnet."
+        )
+    if kernel and resnet_g:
+        fail(
+            "--kernel-size sets the DCGAN convolutions; a ResNet body has "
             "3x3 residual blocks only: drop --kernel-size."
         )
+    attention = {}
+    if args.attention is not None:
+        attention["attention_resolution"] = args.attention
     if args.arch == "dcgan":
         g = models.dcgan_generator(
             image_size, channels, args.z_dim, num_classes, **width, **kernel
@@ -311,12 +341,12 @@ def build_models(args, image_size, channels, num_classes=None):
     elif args.arch == "resnet":
         g = models.resnet_generator(
             image_size, channels, args.z_dim, num_classes,
-            hierarchical_latent=False, **width,
+            hierarchical_latent=False, **width, **attention,
         )  # fmt: skip
     elif args.arch == "selfmod":
         g = models.selfmod_generator(
-            image_size, channels, args.z_dim, num_classes,
-            hidden_units=args.z_dim, **width, **kernel,
+            image_size, channels, args.z_dim, num_classes, body=args.body,
+            hidden_units=args.z_dim, **width, **kernel, **attention,
         )  # fmt: skip
     else:
         g = models.stylegan_generator(
@@ -333,8 +363,9 @@ def build_models(args, image_size, channels, num_classes=None):
         spectral["spectral_norm"] = args.spectral_norm
     if args.arch == "resnet":  # SNGAN's critic: no BatchNorm to begin with
         d = models.resnet_discriminator(
-            image_size, channels, num_classes, output_dim, **width, **spectral
-        )
+            image_size, channels, num_classes, output_dim, **width,
+            **spectral, **attention,
+        )  # fmt: skip
     else:
         d = models.dcgan_discriminator(
             image_size,

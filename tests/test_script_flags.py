@@ -317,3 +317,41 @@ def _all_layers(model):
     for layer in getattr(model, "layers", []):
         yield layer
         yield from _all_layers(layer)
+
+
+def test_body_and_attention_reach_the_models(capsys):
+    from kgan.layers import SelfAttention2D
+
+    def attention_at(model):
+        return sorted(
+            int(layer.output.shape[1])
+            for layer in _all_layers(model)
+            if isinstance(layer, SelfAttention2D)
+        )
+
+    args = mnist_args("--arch", "resnet", "--attention", "16")
+    g, d = cli.build_models(args, image_size=32, channels=1)
+    assert attention_at(g) == [16] and attention_at(d) == [16]
+    args = mnist_args(
+        "--arch", "selfmod", "--body", "resnet", "--attention", "8"
+    )
+    g, _ = cli.build_models(args, image_size=32, channels=1)
+    assert attention_at(g) == [8]
+    dcgan_body, _ = cli.build_models(
+        mnist_args("--arch", "selfmod"), image_size=32, channels=1
+    )
+    assert not any(
+        isinstance(layer, keras.layers.Add) for layer in _all_layers(dcgan_body)
+    )
+    assert any(isinstance(layer, keras.layers.Add) for layer in _all_layers(g))
+    for flags, message in [
+        (("--body", "resnet"), "--body chooses the body of --arch selfmod"),
+        (("--attention", "16"), "--attention needs a ResNet generator"),
+        (
+            ("--arch", "selfmod", "--body", "resnet", "--kernel-size", "5"),
+            "3x3 residual blocks",
+        ),
+    ]:
+        with pytest.raises(SystemExit):
+            cli.build_models(mnist_args(*flags), image_size=32, channels=1)
+        assert message in capsys.readouterr().err

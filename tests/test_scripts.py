@@ -218,7 +218,7 @@ SHARED_FLAGS = (
     "--loss", "--trainer", "--ogan", "--ema", "--seed", "--resume", "--xla",
     "--mixed-precision", "--distribution", "--join-timeout", "--g-lr",
     "--n-critic", "--label-smoothing", "--spectral-norm", "--kernel-size",
-    "--max-channels", "--weight-clip",
+    "--max-channels", "--weight-clip", "--body", "--attention",
 )  # fmt: skip
 
 
