@@ -157,6 +157,14 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--loss ns, r1 or lsgan (Salimans et al. 2016)",
     )
     p.add_argument(
+        "--instance-noise",
+        type=positive_float,
+        default=None,
+        metavar="SIGMA",
+        help="Gaussian noise of this std on every D input, annealed "
+        "linearly to zero at --steps (Sonderby et al. 2016)",
+    )
+    p.add_argument(
         "--spectral-norm",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -402,6 +410,11 @@ def build_trainer(args, generator, discriminator):
     # TTUR: G gets an optimizer of its own only when its rate differs.
     g_optimizer = optimizer(g_lr) if g_lr != args.lr else None
     common = {"regularizers": regularizers, "seed": args.seed}
+    noise = {}
+    if args.instance_noise is not None:
+        noise["instance_noise"] = losses.InstanceNoise(
+            args.instance_noise, decay_steps=args.steps
+        )
     if args.ogan and len(generator.inputs) == 2:
         fail("--ogan takes an unconditional generator: drop --conditional.")
     if args.ogan and typed(args, "loss") and args.loss != "gan-qp":
@@ -419,7 +432,7 @@ def build_trainer(args, generator, discriminator):
     if clip:
         losses.apply_weight_clipping(discriminator, clip)
     if args.ogan:
-        gan = training.OGAN(generator, discriminator, seed=args.seed)
+        gan = training.OGAN(generator, discriminator, seed=args.seed, **noise)
         gan.compile(
             optimizer(args.lr),
             g_optimizer=g_optimizer,
@@ -429,13 +442,15 @@ def build_trainer(args, generator, discriminator):
     elif args.trainer == "alternating":
         gan = training.AlternatingGAN(
             generator, discriminator, loss=loss, d_steps=args.n_critic,
-            **common,
+            **common, **noise,
         )  # fmt: skip
         gan.compile(
             optimizer(args.lr), optimizer(g_lr, ema=True), jit_compile=jit
         )
     else:
-        gan = training.OneStepGAN(generator, discriminator, loss=loss, **common)
+        gan = training.OneStepGAN(
+            generator, discriminator, loss=loss, **common, **noise
+        )
         # The EMA averages the generator alone (D's own optimizer has none).
         gan.compile(
             optimizer(args.lr),

@@ -355,3 +355,13 @@ def test_body_and_attention_reach_the_models(capsys):
         with pytest.raises(SystemExit):
             cli.build_models(mnist_args(*flags), image_size=32, channels=1)
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "trainer", [[], ["--trainer", "alternating"], ["--ogan"]]
+)
+def test_instance_noise_is_annealed_over_the_run(trainer):
+    _, gan, _ = built(*trainer, "--instance-noise", "0.2", "--steps", "300")
+    noise = gan.instance_noise
+    assert (noise.initial_std, noise.decay_steps) == (0.2, 300)
+    assert built(*trainer)[1].instance_noise is None

@@ -219,6 +219,7 @@ SHARED_FLAGS = (
     "--mixed-precision", "--distribution", "--join-timeout", "--g-lr",
     "--n-critic", "--label-smoothing", "--spectral-norm", "--kernel-size",
     "--max-channels", "--weight-clip", "--body", "--attention",
+    "--instance-noise",
 )  # fmt: skip
 
 
