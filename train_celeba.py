@@ -115,14 +115,8 @@ def main(argv=None):
         callbacks = cli.training_callbacks(
             args, gan, real_images=real_images, sample_rows=9
         )
-        with cli.checkpoint_on_interrupt(callbacks):
-            gan.fit(
-                dataset,
-                epochs=cli.epochs(args),
-                steps_per_epoch=args.checkpoint_every,
-                callbacks=callbacks,
-                verbose=1 if os.isatty(1) else 2,
-            )
+        if not cli.fit(args, gan, dataset, callbacks):
+            return  # the run is finished already
         cli.save_generator(args, generator, callbacks)
 
 

@@ -92,14 +92,8 @@ def main(argv=None):
         callbacks = cli.training_callbacks(
             args, gan, num_classes, real_images=images[shown]
         )
-        with cli.checkpoint_on_interrupt(callbacks):
-            gan.fit(
-                dataset,
-                epochs=cli.epochs(args),
-                steps_per_epoch=args.checkpoint_every,
-                callbacks=callbacks,
-                verbose=1 if os.isatty(1) else 2,
-            )
+        if not cli.fit(args, gan, dataset, callbacks):
+            return  # the run is finished already
         path = cli.save_generator(args, generator, callbacks)
 
     ## Evaluate: MNIST-FID and class coverage of the final generator

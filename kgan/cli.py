@@ -607,6 +607,33 @@ class LearningRateFromCommandLine(keras.callbacks.Callback):
             )
 
 
+def fit(args, gan, dataset, callbacks):
+    """Trains from the checkpoint's step (with `--resume`) to `--steps`;
+    returns False, training nothing, when the run is there already.
+
+    Keras' epochs are `--checkpoint-every` steps; `initial_epoch` keeps
+    their numbers those of an uninterrupted run.
+    """
+    start = start_step(args)
+    if start >= args.steps:
+        say(
+            f"kgan: the checkpoint is at step {start}, --steps is "
+            f"{args.steps}: nothing to train; raise --steps to go on "
+            "(generator.keras and the pictures are unchanged)."
+        )
+        return False
+    with checkpoint_on_interrupt(callbacks):
+        gan.fit(
+            dataset,
+            epochs=epochs(args),
+            initial_epoch=start // args.checkpoint_every,
+            steps_per_epoch=args.checkpoint_every,
+            callbacks=callbacks,
+            verbose=1 if os.isatty(1) else 2,
+        )
+    return True
+
+
 def epochs(args):
     """Keras epochs of `--checkpoint-every` steps covering `--steps`;
     `StopAtStep` ends the last one at the exact step."""

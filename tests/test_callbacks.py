@@ -375,7 +375,8 @@ def test_stop_at_step_counts_resumed_steps(tmp_path):
     gan = _gan()
     _fit(gan, 10, [kc.StopAtStep(5)])
     assert int(gan.current_step()) == 5
-    _fit(gan, 10, [kc.StopAtStep(5)])  # already there: no step at all
+    with pytest.raises(ValueError, match="at step 5, at or past steps=5"):
+        _fit(gan, 10, [kc.StopAtStep(5)])  # already there: no step at all
     assert int(gan.current_step()) == 5
     _fit(gan, 2, [])  # and the next plain `fit` is not cut short
     assert int(gan.current_step()) == 9

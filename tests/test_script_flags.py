@@ -365,3 +365,20 @@ def test_instance_noise_is_annealed_over_the_run(trainer):
     noise = gan.instance_noise
     assert (noise.initial_std, noise.decay_steps) == (0.2, 300)
     assert built(*trainer)[1].instance_noise is None
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_run_trains_and_writes_nothing(tmp_path, capsys):
+    main = _script("train_mnist").main
+    out = tmp_path / "run"
+    common = [*TINY, "--out", str(out), "--batch-size", "8", "--steps", "2"]
+    common += ["--checkpoint-every", "2", "--sample-every", "100"]
+    main(common)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    main([*common, "--resume"])
+    assert "the checkpoint is at step 2, --steps is 2: nothing to train" in (
+        capsys.readouterr().out
+    )
+    after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert after == before

@@ -5,8 +5,9 @@ then `training_metadata.json`: a kill during the first write leaves a
 truncated HDF5 file and no older one (`double_checkpoint` copies the old
 file aside, but that copy is itself a plain, interruptible write), and a
 kill between the two leaves weights and epoch out of step. `Checkpoint`
-keeps Keras' callback (its hooks, its `save_freq`, its restore at
-`on_train_begin`) and changes how the files are written:
+does what that callback does (restore at `on_train_begin`, save every
+epoch or every N steps), on public Keras API only, and writes the files
+so that a kill at any moment loses nothing:
 
 1. the state goes to `step_{step:09d}.weights.h5` through a temporary file
    and `os.replace`;
@@ -25,6 +26,7 @@ run would have drawn.
 import json
 import os
 import re
+import shutil
 
 import h5py
 import keras
@@ -51,12 +53,16 @@ class CheckpointError(OSError):
     or was written by a model of another shape)."""
 
 
-class Checkpoint(keras.callbacks.BackupAndRestore):
+class Checkpoint(keras.callbacks.Callback):
     """`BackupAndRestore` with atomic writes and step-exact resume.
 
     At `on_train_begin` the newest readable checkpoint in `backup_dir` is
-    loaded and `fit` skips the epochs it covers (`step // steps_per_epoch`
-    of them), so a resumed run continues at the saved step. A checkpoint
+    loaded, and `fit` stops once the trainer has done `epochs *
+    steps_per_epoch` steps in all, counting those before the restore: the
+    same `fit` call run again continues at the saved step and ends where
+    the uninterrupted run would have. (Keras' epoch counter starts again at
+    `initial_epoch`; pass `initial_epoch=step // steps_per_epoch` for epoch
+    numbers that match, as the kgan scripts do.) A checkpoint
     whose losses or weights are NaN or infinite is not written: the last
     good one stays. Unlike Keras' callback, the checkpoint is kept when
     training ends (`delete_checkpoint=False`), so a finished run can be
@@ -88,11 +94,12 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         delete_checkpoint=False,
         verbose=True,
     ):
-        super().__init__(
-            backup_dir,
-            save_freq=save_freq,
-            delete_checkpoint=delete_checkpoint,
-        )
+        super().__init__()
+        if save_freq != "epoch":
+            save_freq = positive_int("save_freq", save_freq)
+        self.backup_dir = backup_dir
+        self.save_freq = save_freq
+        self.delete_checkpoint = delete_checkpoint
         self.keep = positive_int("keep", keep)
         self.verbose = verbose
         self.metadata_path = os.path.join(backup_dir, METADATA)
@@ -167,7 +174,8 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         # Until the restore is complete the model may hold half a state,
         # which `save` must not commit.
         self.ready = False
-        super().on_train_begin(logs)
+        self._epoch = 0
+        self.load()
         # A process that found another checkpoint (or none) would train
         # out of step with the others.
         check_same_everywhere(
@@ -175,15 +183,16 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         )
         self.ready = True
 
-    def _load_model(self):
-        if not self.model.built:
-            raise ValueError(
-                "To use the Checkpoint callback, the model must be built "
-                f"before `fit()`. Model {self.model} is unbuilt."
-            )
+    def load(self):
+        """Loads the newest readable checkpoint into the model; returns its
+        step, or None when the folder holds none.
+
+        Raises:
+            CheckpointError: checkpoints exist but none fits the model.
+        """
         metadata = self.read_metadata()
         if metadata is None:
-            return
+            return None
         names = [metadata["weights"]] + list(metadata.get("previous", []))
         errors = []
         for name in names:
@@ -196,14 +205,14 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
                 continue
             if self.verbose:
                 print(f"kgan: resumed from {path} at step {self.restored_step}")
-            return
+            return self.restored_step
         raise CheckpointError(
             f"No checkpoint in {self.backup_dir} could be loaded into this "
             "model: " + "; ".join(errors)
         )
 
     def restore(self, path):
-        """Loads the weights file at `path` and sets the epoch to resume at."""
+        """Loads the weights file at `path`; returns the step it holds."""
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             # The slots must exist to receive the saved values.
@@ -211,23 +220,28 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         self.model.load_weights(path)
         _load_rng_states(self.model, path)
         self._committed = os.path.basename(path)
-        step = training_step(self.model)
-        steps_per_epoch = (self.params or {}).get("steps")
-        if steps_per_epoch:
-            self.model._initial_epoch = step // steps_per_epoch
-            self._current_epoch = self.model._initial_epoch
-        self.restored_step = step
+        self.restored_step = training_step(self.model)
+        return self.restored_step
 
     # -- save ---------------------------------------------------------------
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch = epoch + 1
-        self._last_batch_seen = 0
+        self._epoch = epoch + 1
         if self.save_freq == "epoch" and self._finite(logs):
             self._save_model()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._should_save_on_batch(batch) and self._finite(logs):
+        step = training_step(self.model)
+        if (
+            self.save_freq != "epoch"
+            and step % self.save_freq == 0
+            and self._finite(logs)
+        ):
             self._save_model()
+        params = self.params or {}
+        if params.get("epochs") and params.get("steps"):
+            # The steps of the whole `fit` call, those restored included.
+            if step >= params["epochs"] * params["steps"]:
+                self.model.stop_training = True
 
     def save(self):
         """Checkpoints the current state now (unless it holds NaNs);
@@ -270,7 +284,7 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         older = [n for n in older if n != name]
         new = {
             "step": step,
-            "epoch": self._current_epoch,
+            "epoch": self._epoch,
             "weights": name,
             "previous": older[: self.keep - 1],
         }
@@ -281,10 +295,8 @@ class Checkpoint(keras.callbacks.BackupAndRestore):
         self._prune({name, *new["previous"]})
 
     def on_train_end(self, logs=None):
-        super().on_train_end(logs)
-        # Keras never clears the epoch a restore set: a later `fit` of the
-        # same model would skip epochs without it.
-        self.model._initial_epoch = None
+        if self.delete_checkpoint and is_chief():
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def _prune(self, kept):
         # Temporary files left by a killed save go too: the only write in
@@ -346,7 +358,9 @@ class StopAtStep(keras.callbacks.Callback):
 
     With a resumed run the count includes the steps done before, so
     `epochs * steps_per_epoch` may be an upper bound: training stops at the
-    exact step. A run that starts at or past `steps` trains no further.
+    exact step. A `fit` that starts at or past `steps` raises
+    `ValueError` before its first step (Keras always takes one batch once
+    `fit` has begun): check `training_step` first, as the scripts do.
 
     Args:
         steps: total optimizer steps.
@@ -357,15 +371,14 @@ class StopAtStep(keras.callbacks.Callback):
         self.steps = positive_int("steps", steps)
 
     def on_train_begin(self, logs=None):
-        if training_step(self.model) >= self.steps:
-            self.model.stop_training = True
-            # The epoch loop only looks at `stop_training` after a batch:
-            # skipping every epoch is how not to take that batch.
-            self.model._initial_epoch = (self.params or {}).get("epochs", 0)
+        step = training_step(self.model)
+        if step >= self.steps:
+            raise ValueError(
+                f"The trainer is at step {step}, at or past steps="
+                f"{self.steps}: nothing to train. Raise `steps`, or skip "
+                "`fit`."
+            )
 
     def on_train_batch_end(self, batch, logs=None):
         if training_step(self.model) >= self.steps:
             self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        self.model._initial_epoch = None

@@ -63,8 +63,8 @@ class GANTrainer(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
-        # Both networks are built models, so the trainer is built too (which
-        # `BackupAndRestore` requires before `fit`).
+        # Both networks are built models, so the trainer is built too (and
+        # a checkpoint can be loaded before `fit`).
         self.built = True
 
     def fit(self, x=None, y=None, **kwargs):
