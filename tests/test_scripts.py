@@ -4,7 +4,6 @@ Each subprocess pays the TensorFlow import (~10 s), so every run here does
 a few steps at tiny sizes and checks as much as it can.
 """
 
-import argparse
 import csv
 import importlib
 import json
@@ -261,7 +260,7 @@ def test_celeba_defaults_are_su_s_o_gan_run():
     )
     assert args.sample_every == 100
     assert _script("train_celeba").parse_args(["--no-ogan"]).ogan is False
-    small = argparse.Namespace(**{**vars(args), "base_channels": 8})
+    small = _script("train_celeba").parse_args(["--base-channels", "8"])
     generator, discriminator = cli.build_models(small, 32, 3)
     gan = cli.build_trainer(small, generator, discriminator)
     assert isinstance(gan, OGAN)
@@ -274,13 +273,9 @@ def test_celeba_defaults_are_su_s_o_gan_run():
 
 
 def test_ctrl_c_or_sigterm_checkpoints_the_current_step(tmp_path, capsys):
-    args = argparse.Namespace(
-        out=str(tmp_path),
-        resume=False,
-        steps=100,
-        sample_every=1000,
-        checkpoint_every=4,
-        seed=0,
+    args = _script("train_mnist").parse_args(
+        ["--out", str(tmp_path), "--steps", "100", "--sample-every", "1000"]
+        + ["--checkpoint-every", "4", "--seed", "0"]
     )
     gan = OneStepGAN(mlp_generator(), mlp_discriminator(), seed=0)
     gan.compile(optimizer=keras.optimizers.Adam(1e-3))
