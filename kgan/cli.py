@@ -550,7 +550,9 @@ def start_step(args):
 
     if not args.resume:
         return 0
-    latest = Checkpoint(os.path.join(args.out, "checkpoint")).latest()
+    # Quiet: the run's own Checkpoint says what it finds, once.
+    folder = os.path.join(args.out, "checkpoint")
+    latest = Checkpoint(folder, verbose=False).latest()
     return 0 if latest is None else latest[1]
 
 

@@ -2,12 +2,9 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-
-import kgan
+from script_helpers import run_python
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +24,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
 )
 def test_two_replicas_match_one_with_the_same_global_batch(loss, variant):
     # Logical devices must be set before TensorFlow starts: a fresh process.
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(kgan.__file__))
-    out = subprocess.run(
-        [sys.executable, SCRIPT, loss, variant],
-        capture_output=True, text=True, timeout=600, check=False, env=env,
-    )  # fmt: skip
+    out = run_python(SCRIPT, loss, variant)
     match = re.search(r"RESULT moved=(\S+) diff=(\S+)", out.stdout)
     assert match, out.stderr[-3000:]
     moved, diff = float(match.group(1)), float(match.group(2))
@@ -46,12 +38,7 @@ def test_two_replicas_match_one_with_the_same_global_batch(loss, variant):
 def test_ogan_trains_on_two_replicas():
     # Not compared with one replica: O-GAN's loss depends on z itself, and
     # each replica draws its own.
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(kgan.__file__))
-    out = subprocess.run(
-        [sys.executable, SCRIPT, "ogan", "ogan"],
-        capture_output=True, text=True, timeout=600, check=False, env=env,
-    )  # fmt: skip
+    out = run_python(SCRIPT, "ogan", "ogan")
     match = re.search(r"RESULT moved=(\S+) diff=(\S+)", out.stdout)
     assert match, out.stderr[-3000:]
     assert float(match.group(1)) > 1e-4

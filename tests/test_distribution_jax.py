@@ -3,12 +3,9 @@ step on 1 device with the same global batch, for every trainer."""
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
-
-import kgan
+from script_helpers import run_python
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +23,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_jax_step.py")
 def test_two_devices_match_one_with_the_same_global_batch(cases):
     # The virtual devices must exist before JAX starts: a fresh process,
     # on JAX whatever backend this test suite runs.
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(kgan.__file__))
-    out = subprocess.run(
-        [sys.executable, SCRIPT, *cases],
-        capture_output=True, text=True, timeout=600, check=False, env=env,
-    )  # fmt: skip
+    out = run_python(SCRIPT, *cases)
     results = re.findall(
         r"RESULT case=(\S+) moved=(\S+) diff=(\S+) variables=(\d+)", out.stdout
     )

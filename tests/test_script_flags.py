@@ -1,30 +1,20 @@
 """What the scripts' flags do to the models and the run (in process)."""
 
-import importlib
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from script_helpers import script_module
 
 from kgan import cli
 from kgan.losses import WeightClip
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--base-channels", "8", "--z-dim", "16"]
 
 
-def _script(name):
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(ROOT))
-
-
 def mnist_args(*flags):
-    return _script("train_mnist").parse_args([*TINY, *flags])
+    return script_module("train_mnist").parse_args([*TINY, *flags])
 
 
 def built(*flags):
@@ -95,7 +85,7 @@ def test_ogan_refuses_a_loss_it_cannot_use(capsys):
 
 
 def test_celeba_defaults_to_ogan_so_loss_needs_no_ogan(capsys):
-    parse = _script("train_celeba").parse_args
+    parse = script_module("train_celeba").parse_args
     args = parse(["--loss", "hinge", "--image-size", "32", *TINY])
     g, d = cli.build_models(args, image_size=32, channels=3)
     with pytest.raises(SystemExit):
@@ -121,7 +111,7 @@ def test_out_on_a_file_fails_at_once(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_lr_typed_on_resume_replaces_the_checkpoint_s(tmp_path, capsys):
-    main = _script("train_mnist").main
+    main = script_module("train_mnist").main
     out = str(tmp_path / "run")
     common = [*TINY, "--out", out, "--batch-size", "8", "--no-ema"]
     common += ["--checkpoint-every", "1", "--sample-every", "100"]
@@ -169,7 +159,7 @@ def test_after_a_nan_stop_the_advice_matches_the_disk(tmp_path, capsys, saved):
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     """Same batches, same noise, same optimizer state: stopping at step 2
     and resuming to step 4 gives the weights of 4 steps in one go."""
-    main = _script("train_mnist").main
+    main = script_module("train_mnist").main
     common = [*TINY, "--batch-size", "8", "--no-ema", "--sample-every", "100"]
     common += ["--checkpoint-every", "2"]
     main([*common, "--out", str(tmp_path / "whole"), "--steps", "4"])
@@ -369,7 +359,7 @@ def test_instance_noise_is_annealed_over_the_run(trainer):
 
 @pytest.mark.slow
 def test_resuming_a_finished_run_trains_and_writes_nothing(tmp_path, capsys):
-    main = _script("train_mnist").main
+    main = script_module("train_mnist").main
     out = tmp_path / "run"
     common = [*TINY, "--out", str(out), "--batch-size", "8", "--steps", "2"]
     common += ["--checkpoint-every", "2", "--sample-every", "100"]

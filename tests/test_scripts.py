@@ -5,7 +5,6 @@ a few steps at tiny sizes and checks as much as it can.
 """
 
 import csv
-import importlib
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
 from PIL import Image
+from script_helpers import script_module
 
 import kgan
 from kgan import cli
@@ -204,14 +204,6 @@ def test_bad_data_paths_fail_fast_with_the_path_and_no_traceback(tmp_path):
 
 
 # -- in process: flags, defaults, Ctrl-C -------------------------------------
-def _script(name):
-    sys.path.insert(0, str(ROOT))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(ROOT))
-
-
 SHARED_FLAGS = (
     "--data", "--out", "--steps", "--batch-size", "--lr", "--z-dim", "--arch",
     "--loss", "--trainer", "--ogan", "--ema", "--seed", "--resume", "--xla",
@@ -227,7 +219,7 @@ SHARED_FLAGS = (
     [("train_mnist", "--conditional"), ("train_celeba", "--image-size")],
 )
 def test_scripts_share_the_flags_and_explain_each(script, own, capsys):
-    module = _script(script)
+    module = script_module(script)
     with pytest.raises(SystemExit):
         module.parse_args(["--help"])
     text = capsys.readouterr().out
@@ -239,18 +231,18 @@ def test_scripts_share_the_flags_and_explain_each(script, own, capsys):
 
 
 def test_mnist_defaults_are_the_tuned_run_and_ema_can_be_turned_off():
-    parse = _script("train_mnist").parse_args
+    parse = script_module("train_mnist").parse_args
     args = parse([])
     assert (args.steps, args.ema, args.arch, args.loss) == (
         4000, 0.999, "dcgan", "hinge",
     )  # fmt: skip
     assert parse(["--no-ema"]).ema is None
     assert parse(["--ema", "0.99"]).ema == 0.99
-    assert _script("train_celeba").parse_args(["--data", "x"]).ema is None
+    assert script_module("train_celeba").parse_args(["--data", "x"]).ema is None
 
 
 def test_celeba_defaults_are_su_s_o_gan_run():
-    args = _script("train_celeba").parse_args(["--data", "x"])
+    args = script_module("train_celeba").parse_args(["--data", "x"])
     assert (args.image_size, args.z_dim, args.batch_size) == (128, 128, 64)
     assert (args.arch, args.ogan, args.lr, args.crop) == (
         "selfmod",
@@ -259,8 +251,8 @@ def test_celeba_defaults_are_su_s_o_gan_run():
         "center",
     )
     assert args.sample_every == 100
-    assert _script("train_celeba").parse_args(["--no-ogan"]).ogan is False
-    small = _script("train_celeba").parse_args(["--base-channels", "8"])
+    assert script_module("train_celeba").parse_args(["--no-ogan"]).ogan is False
+    small = script_module("train_celeba").parse_args(["--base-channels", "8"])
     generator, discriminator = cli.build_models(small, 32, 3)
     gan = cli.build_trainer(small, generator, discriminator)
     assert isinstance(gan, OGAN)
@@ -273,7 +265,7 @@ def test_celeba_defaults_are_su_s_o_gan_run():
 
 
 def test_ctrl_c_or_sigterm_checkpoints_the_current_step(tmp_path, capsys):
-    args = _script("train_mnist").parse_args(
+    args = script_module("train_mnist").parse_args(
         ["--out", str(tmp_path), "--steps", "100", "--sample-every", "1000"]
         + ["--checkpoint-every", "4", "--seed", "0"]
     )
@@ -307,7 +299,7 @@ def test_ctrl_c_or_sigterm_checkpoints_the_current_step(tmp_path, capsys):
 
 
 def test_mapping_layers_sets_the_stylegan_mapping_depth():
-    parse = _script("train_mnist").parse_args
+    parse = script_module("train_mnist").parse_args
     assert parse([]).mapping_layers == 4
     args = parse(["--arch", "stylegan", "--mapping-layers", "1",
                   "--base-channels", "8"])  # fmt: skip

@@ -1,0 +1,30 @@
+"""Running the repository's scripts from tests: in process or in a fresh
+Python process that imports this checkout's kgan."""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script_module(name):
+    """Imports the top-level script `name` (e.g. "train_mnist")."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+def run_python(script, *args, timeout=600):
+    """Runs `script` in a fresh process (for settings that must come
+    before TensorFlow or JAX start); returns the CompletedProcess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
+    )  # fmt: skip
