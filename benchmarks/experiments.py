@@ -37,7 +37,7 @@ IMAGES = RESULTS / "images"
 # The default configuration of train_mnist.py, at a shorter step budget.
 BASE = {
     "arch": "dcgan",
-    "loss": "hinge",
+    "loss": None,  # hinge (O-GAN: its GAN-QP)
     "trainer": "onestep",
     "ogan": False,
     "conditional": False,
@@ -116,18 +116,19 @@ def train_run(config, seed, steps, eval_every, threads, key):
     import numpy as np
 
     import kgan
-    from kgan import cli, metrics, sampling
+    from kgan import metrics, recipes, sampling
 
     keras.utils.set_random_seed(seed)
     images, labels = kgan.data.load_mnist()
     order = np.random.default_rng(1234).permutation(len(images))
     train, held = order[:4500], order[4500:]
     num_classes = 10 if config["conditional"] else None
-    # The scripts' flags at their defaults, then the run's settings.
-    args = cli.common_parser("experiments", "unused", steps).parse_args([])
-    vars(args).update(config, seed=seed, xla="off", ema=None)
-    generator, discriminator = cli.build_models(args, 32, 1, num_classes)
-    gan = cli.build_trainer(args, generator, discriminator)
+    settings = {k: v for k, v in config.items() if k != "conditional"}
+    run = recipes.RunConfig(
+        **settings, image_size=32, channels=1, num_classes=num_classes,
+        steps=steps, seed=seed, xla="off", ema=None,
+    )  # fmt: skip
+    gan, generator, _ = recipes.build(run)
     dataset = kgan.data.mnist_dataset(
         images[train],
         labels[train] if num_classes else None,

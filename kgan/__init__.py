@@ -17,4 +17,5 @@ from kgan import (  # noqa: E402,F401
     models,
     training,
 )
+from kgan import recipes  # noqa: E402,F401
 from kgan.sampling import sample, truncated_normal  # noqa: E402,F401

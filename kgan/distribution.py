@@ -25,6 +25,7 @@ each global batch, and only process 0 (`is_chief()`) writes files.
 import contextlib
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -43,6 +44,15 @@ LAUNCH_VARIABLES = (JOB_ADDRESSES, NUM_PROCESSES, PROCESS_ID)
 class DistributionError(ValueError):
     """A distributed set-up that cannot work; the message is one line that
     names the problem and the fix."""
+
+
+class JoinTimeout(DistributionError):
+    """The processes of a run did not come together in time. The process
+    is stuck inside JAX's join: end it at once, without Python's clean-up
+    (which would wait on JAX)."""
+
+    exit_code = 2
+    end_at_once = True
 
 
 def process_index():
@@ -117,7 +127,9 @@ def launch_settings(environ=None):
     return coordinator, count, rank
 
 
-def join_processes(initialization_timeout=60, heartbeat_timeout=60):
+def join_processes(
+    initialization_timeout=60, heartbeat_timeout=60, join_timeout=None
+):
     """Joins the multi-process run Keras' launch variables describe.
 
     Call it once, first thing, before any computation. Without the
@@ -142,6 +154,10 @@ def join_processes(initialization_timeout=60, heartbeat_timeout=60):
         initialization_timeout: seconds to wait for every process to join.
         heartbeat_timeout: seconds of silence after which a process counts
             as dead.
+        join_timeout: seconds after which to stop waiting and raise
+            `JoinTimeout` (before JAX's own, fatal, `initialization_timeout`).
+            The process is then stuck in JAX's join and must end at once
+            (skipping Python's clean-up, which would wait on JAX).
 
     Returns:
         The number of processes (1 without the variables).
@@ -149,6 +165,7 @@ def join_processes(initialization_timeout=60, heartbeat_timeout=60):
     Raises:
         DistributionError: a malformed launch, a backend other than JAX, or
             a coordinator that cannot be reached in time.
+        JoinTimeout: the processes did not come together in `join_timeout`.
     """
     settings = launch_settings()
     if settings is None:
@@ -168,22 +185,55 @@ def join_processes(initialization_timeout=60, heartbeat_timeout=60):
         "initialization_timeout", initialization_timeout
     )
     heartbeat_timeout = positive_int("heartbeat_timeout", heartbeat_timeout)
-    if rank != 0:
-        # JAX aborts the whole process (a C++ fatal error, no exception)
-        # when it cannot register with the coordinator: look first.
-        _wait_for_coordinator(coordinator, initialization_timeout, rank, count)
     # CPU devices need a collectives transport to talk across processes
     # (gloo, over TCP); accelerators bring their own (NCCL, ICI). Asking
     # which devices exist would start the backend, which must come after
     # `initialize`: the setting is harmless on a GPU host.
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(
-        coordinator_address=coordinator,
-        num_processes=count,
-        process_id=rank,
-        initialization_timeout=initialization_timeout,
-        heartbeat_timeout_seconds=heartbeat_timeout,
-    )
+
+    def join():
+        if rank != 0:
+            # JAX aborts the whole process (a C++ fatal error, no
+            # exception) when it cannot register with the coordinator:
+            # look first.
+            _wait_for_coordinator(
+                coordinator, initialization_timeout, rank, count
+            )
+        jax.distributed.initialize(
+            coordinator_address=coordinator,
+            num_processes=count,
+            process_id=rank,
+            initialization_timeout=initialization_timeout,
+            heartbeat_timeout_seconds=heartbeat_timeout,
+        )
+
+    if join_timeout is None:
+        join()
+        return count
+    # JAX blocks in C++ while it waits (no exception, no signal reaches
+    # Python) and later aborts with a stack trace: wait for it in a
+    # thread, and give up first.
+    failed = []
+
+    def attempt():
+        try:
+            join()
+        except Exception as error:  # re-raised in the caller's thread
+            failed.append(error)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(positive_int("join_timeout", join_timeout))
+    if worker.is_alive():
+        raise JoinTimeout(
+            f"process {rank} of {count}: the run did not come together "
+            f"within `join_timeout` {join_timeout} s: start all {count} "
+            "processes with the same command and variables (process 0 "
+            f"listens on {coordinator}), and check the address, the port "
+            "and the firewall."
+        )
+    if failed:
+        raise failed[0]
     return count
 
 

@@ -1,10 +1,12 @@
 """Running the repository's scripts from tests: in process or in a fresh
 Python process that imports this checkout's kgan."""
 
+import contextlib
 import importlib
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,3 +30,23 @@ def run_python(script, *args, timeout=600):
         [sys.executable, str(script), *map(str, args)],
         capture_output=True, text=True, timeout=timeout, check=False, env=env,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def script_stops():
+    """The block must stop the way a script does: its error goes through
+    `kgan.cli.outcome`, which prints the one line and gives the exit code
+    (`stop.code`, `stop.at_once`)."""
+    from kgan import cli
+
+    stop = types.SimpleNamespace(code=None, at_once=None)
+    try:
+        yield stop
+    except Exception as error:  # noqa: BLE001 - outcome sorts them
+
+        def rethrow(argv):
+            raise error
+
+        stop.code, stop.at_once = cli.outcome(rethrow)
+    else:
+        raise AssertionError("the script went on instead of stopping")

@@ -5,9 +5,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from script_helpers import script_module
+from script_helpers import script_module, script_stops
 
-from kgan import cli
+from kgan import cli, recipes
 from kgan.losses import WeightClip
 
 TINY = ["--base-channels", "8", "--z-dim", "16"]
@@ -17,11 +17,18 @@ def mnist_args(*flags):
     return script_module("train_mnist").parse_args([*TINY, *flags])
 
 
+def config_of(args, image_size=32, channels=1):
+    return cli.run_config(args, image_size=image_size, channels=channels)
+
+
+def models_of(args, image_size=32, channels=1):
+    return recipes.build_models(config_of(args, image_size, channels))
+
+
 def built(*flags):
-    args = mnist_args(*flags)
-    g, d = cli.build_models(args, image_size=32, channels=1)
-    gan = cli.build_trainer(args, g, d)
-    return args, gan, d
+    config = config_of(mnist_args(*flags))
+    gan, _, d = recipes.build(config)
+    return config, gan, d
 
 
 def batch_norms(model):
@@ -72,13 +79,13 @@ def test_the_clip_holds_after_a_training_step():
 
 
 def test_ogan_refuses_a_loss_it_cannot_use(capsys):
-    with pytest.raises(SystemExit) as stop:
+    with script_stops() as stop:
         built("--ogan", "--loss", "hinge")
-    assert stop.value.code == 2
+    assert stop.code == 2
     err = capsys.readouterr().err.strip()
     assert err == (
         "error: --ogan trains with Su's GAN-QP loss, so --loss hinge cannot "
-        "apply: drop --loss, or add --no-ogan."
+        "apply: drop --loss, or turn --ogan off."
     )
     built("--ogan")  # the default --loss is not the user's choice
     built("--ogan", "--loss", "gan-qp")  # the loss O-GAN uses
@@ -87,21 +94,19 @@ def test_ogan_refuses_a_loss_it_cannot_use(capsys):
 def test_celeba_defaults_to_ogan_so_loss_needs_no_ogan(capsys):
     parse = script_module("train_celeba").parse_args
     args = parse(["--loss", "hinge", "--image-size", "32", *TINY])
-    g, d = cli.build_models(args, image_size=32, channels=3)
-    with pytest.raises(SystemExit):
-        cli.build_trainer(args, g, d)
-    assert "add --no-ogan" in capsys.readouterr().err
+    with script_stops():
+        config_of(args, channels=3)
+    assert "turn --ogan off" in capsys.readouterr().err
     args = parse(["--loss", "hinge", "--no-ogan", "--image-size", "32", *TINY])
-    g, d = cli.build_models(args, image_size=32, channels=3)
-    cli.build_trainer(args, g, d)
+    recipes.build(config_of(args, channels=3))
 
 
 def test_out_on_a_file_fails_at_once(tmp_path, capsys):
     target = tmp_path / "a-file"
     target.write_text("mine")
-    with pytest.raises(SystemExit) as stop:
+    with script_stops() as stop:
         cli.placement(mnist_args("--out", str(target)))
-    assert stop.value.code == 2
+    assert stop.code == 2
     assert capsys.readouterr().err.strip() == (
         f"error: --out {target} is a file: give a folder (the run writes "
         "generator.keras, samples/, history.csv and checkpoint/ in it)."
@@ -141,8 +146,8 @@ def test_after_a_nan_stop_the_advice_matches_the_disk(tmp_path, capsys, saved):
             '{"step": 5, "weights": "step_000000005.weights.h5"}'
         )
     args = mnist_args("--out", str(tmp_path))
-    with pytest.raises(SystemExit):
-        cli.save_generator(args, None, [guard])
+    with script_stops():
+        recipes.save_generator(config_of(args), None, [guard])
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: kgan: NaN at step 7. No generator.keras")
     if saved:
@@ -203,13 +208,14 @@ def test_a_damaged_checkpoint_still_guards_the_run(tmp_path, capsys):
     (folder / "step_000000300.weights.h5").write_bytes(b"weights")
     (folder / "checkpoint.json").write_text('{"step": 3')  # cut short
     args = mnist_args("--out", str(tmp_path))
-    with pytest.raises(SystemExit) as stop:
-        cli.training_callbacks(args, gan=None)
-    assert stop.value.code == 2
+    with script_stops() as stop:
+        recipes.run_callbacks(config_of(args), gan=None)
+    assert stop.code == 2
     err = capsys.readouterr().err
     assert "step_000000300.weights.h5 (step 300) of an earlier run" in err
     assert "add --resume" in err
-    assert cli.start_step(mnist_args("--out", str(tmp_path), "--resume")) == 300
+    resumed = config_of(mnist_args("--out", str(tmp_path), "--resume"))
+    assert recipes.start_step(resumed) == 300
 
 
 def _rates(gan):
@@ -233,9 +239,9 @@ def test_g_lr_gives_the_generator_its_own_rate(trainer):
 def test_n_critic_sets_the_alternating_d_steps(capsys):
     _, gan, _ = built("--trainer", "alternating", "--n-critic", "5")
     assert gan.d_steps == 5
-    with pytest.raises(SystemExit):
+    with script_stops():
         built("--n-critic", "5")  # one-step: nothing to set
-    assert "add --trainer alternating" in capsys.readouterr().err
+    assert "choose --trainer alternating" in capsys.readouterr().err
 
 
 def test_spectral_norm_kernel_size_and_width_cap_reach_the_models(capsys):
@@ -254,7 +260,7 @@ def test_spectral_norm_kernel_size_and_width_cap_reach_the_models(capsys):
     }
     assert kernels == {(5, 5)}
     args = mnist_args("--max-channels", "16", "--kernel-size", "5")
-    g, d = cli.build_models(args, image_size=32, channels=1)
+    g, d = models_of(args)
     for model in (g, d):
         widths = [
             layer.filters
@@ -280,7 +286,7 @@ def test_spectral_norm_kernel_size_and_width_cap_reach_the_models(capsys):
         isinstance(layer, keras.layers.SpectralNormalization)
         for layer in _all_layers(default_resnet_d)
     )
-    with pytest.raises(SystemExit):
+    with script_stops():
         built("--arch", "resnet", "--kernel-size", "5")
     assert "3x3 residual blocks" in capsys.readouterr().err
 
@@ -296,7 +302,7 @@ def test_label_smoothing_reaches_the_loss_or_is_refused(capsys):
     sf = 1 / (1 + np.exp(-fake[0, 0]))
     expected = -(0.9 * np.log(s) + 0.1 * np.log(1 - s)) - np.log(1 - sf)
     assert got == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(SystemExit):
+    with script_stops():
         built("--loss", "hinge", "--label-smoothing", "0.1")
     assert "applies to --loss ns, r1 or lsgan, not hinge" in (
         capsys.readouterr().err
@@ -320,16 +326,14 @@ def test_body_and_attention_reach_the_models(capsys):
         )
 
     args = mnist_args("--arch", "resnet", "--attention", "16")
-    g, d = cli.build_models(args, image_size=32, channels=1)
+    g, d = models_of(args)
     assert attention_at(g) == [16] and attention_at(d) == [16]
     args = mnist_args(
         "--arch", "selfmod", "--body", "resnet", "--attention", "8"
     )
-    g, _ = cli.build_models(args, image_size=32, channels=1)
+    g, _ = models_of(args)
     assert attention_at(g) == [8]
-    dcgan_body, _ = cli.build_models(
-        mnist_args("--arch", "selfmod"), image_size=32, channels=1
-    )
+    dcgan_body, _ = models_of(mnist_args("--arch", "selfmod"))
     assert not any(
         isinstance(layer, keras.layers.Add) for layer in _all_layers(dcgan_body)
     )
@@ -342,8 +346,8 @@ def test_body_and_attention_reach_the_models(capsys):
             "3x3 residual blocks",
         ),
     ]:
-        with pytest.raises(SystemExit):
-            cli.build_models(mnist_args(*flags), image_size=32, channels=1)
+        with script_stops():
+            models_of(mnist_args(*flags))
         assert message in capsys.readouterr().err
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
 from PIL import Image
-from script_helpers import script_module
+from script_helpers import script_module, script_stops
 
 import kgan
-from kgan import cli
+from kgan import cli, recipes
 from kgan.training import OGAN, OneStepGAN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,7 +210,8 @@ SHARED_FLAGS = (
     "--mixed-precision", "--distribution", "--join-timeout", "--g-lr",
     "--n-critic", "--label-smoothing", "--spectral-norm", "--kernel-size",
     "--max-channels", "--weight-clip", "--body", "--attention",
-    "--instance-noise",
+    "--instance-noise", "--corr-weight", "--ema-scope", "--tensorboard",
+    "--preset",
 )  # fmt: skip
 
 
@@ -234,8 +235,9 @@ def test_mnist_defaults_are_the_tuned_run_and_ema_can_be_turned_off():
     parse = script_module("train_mnist").parse_args
     args = parse([])
     assert (args.steps, args.ema, args.arch, args.loss) == (
-        4000, 0.999, "dcgan", "hinge",
+        4000, 0.999, "dcgan", None,
     )  # fmt: skip
+    assert cli.run_config(args, 32, 1).adversarial_loss == "hinge"
     assert parse(["--no-ema"]).ema is None
     assert parse(["--ema", "0.99"]).ema == 0.99
     assert script_module("train_celeba").parse_args(["--data", "x"]).ema is None
@@ -253,8 +255,7 @@ def test_celeba_defaults_are_su_s_o_gan_run():
     assert args.sample_every == 100
     assert script_module("train_celeba").parse_args(["--no-ogan"]).ogan is False
     small = script_module("train_celeba").parse_args(["--base-channels", "8"])
-    generator, discriminator = cli.build_models(small, 32, 3)
-    gan = cli.build_trainer(small, generator, discriminator)
+    gan, _, discriminator = recipes.build(cli.run_config(small, 32, 3))
     assert isinstance(gan, OGAN)
     optimizer = gan.optimizer
     assert isinstance(optimizer, keras.optimizers.RMSprop)
@@ -271,7 +272,8 @@ def test_ctrl_c_or_sigterm_checkpoints_the_current_step(tmp_path, capsys):
     )
     gan = OneStepGAN(mlp_generator(), mlp_discriminator(), seed=0)
     gan.compile(optimizer=keras.optimizers.Adam(1e-3))
-    callbacks = cli.training_callbacks(args, gan)
+    config = cli.run_config(args, 32, 1)
+    callbacks = recipes.run_callbacks(config, gan)
 
     class Terminate(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -279,17 +281,17 @@ def test_ctrl_c_or_sigterm_checkpoints_the_current_step(tmp_path, capsys):
                 os.kill(os.getpid(), signal.SIGTERM)
 
     previous = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(SystemExit) as stop:
-        with cli.checkpoint_on_interrupt(callbacks):
+    with script_stops() as stop:
+        with recipes.checkpoint_on_interrupt(callbacks):
             gan.fit(
                 ring_of_gaussians(64)[0],
                 batch_size=8,
-                epochs=cli.epochs(args),
+                epochs=config.epochs,
                 steps_per_epoch=args.checkpoint_every,
                 callbacks=[*callbacks, Terminate()],
                 verbose=0,
             )
-    assert stop.value.code == 130
+    assert stop.code == 130
     assert signal.getsignal(signal.SIGTERM) is previous
     metadata = json.loads(
         (tmp_path / "checkpoint" / "checkpoint.json").read_text()
@@ -303,7 +305,7 @@ def test_mapping_layers_sets_the_stylegan_mapping_depth():
     assert parse([]).mapping_layers == 4
     args = parse(["--arch", "stylegan", "--mapping-layers", "1",
                   "--base-channels", "8"])  # fmt: skip
-    generator, _ = cli.build_models(args, 32, 1)
+    generator, _ = recipes.build_models(cli.run_config(args, 32, 1))
     mapping = [x.name for x in generator.layers if "mapping_dense" in x.name]
     assert mapping == ["mapping_dense_1"]
     with pytest.raises(SystemExit):

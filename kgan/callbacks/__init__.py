@@ -5,7 +5,8 @@ the slerp `InterpolationStrip`), all drawn from the weight EMA when the
 trainer keeps one; a `Checkpoint` that survives a kill at any moment and
 resumes at the same step; `TerminateOnNaN`, whose message names the last
 good checkpoint; `StopAtStep`; and the history pieces `LogStep` and
-`LossPlot`, next to Keras' own `CSVLogger`.
+`LossPlot`, next to Keras' own `CSVLogger`; TensorBoard summaries at the
+trainer's step (`ScalarSummaries`, and the pictures with `tensorboard_dir`).
 """
 
 from kgan.callbacks.checkpoint import (
@@ -23,6 +24,11 @@ from kgan.callbacks.images import (
     save_image_grid,
     slerp,
 )
+from kgan.callbacks.tensorboard import (
+    ScalarSummaries,
+    write_image,
+    write_scalars,
+)
 
 __all__ = [
     "Checkpoint",
@@ -31,10 +37,13 @@ __all__ = [
     "LogStep",
     "LossPlot",
     "ReconstructionGrid",
+    "ScalarSummaries",
     "SampleGrid",
     "StopAtStep",
     "TerminateOnNaN",
     "image_grid",
     "save_image_grid",
     "slerp",
+    "write_image",
+    "write_scalars",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from kgan._checks import positive_int
 from kgan.callbacks._common import atomic_path, training_step
+from kgan.callbacks.tensorboard import write_image
 from kgan.distribution import is_chief, predict
 
 
@@ -91,8 +92,9 @@ class _PictureCallback(keras.callbacks.Callback):
     """Writes `{out_dir}/{prefix}_{step:06d}.png` every `every_n_steps`
     steps and at the end of training; subclasses draw the picture."""
 
-    def __init__(self, out_dir, every_n_steps, prefix, ema):
+    def __init__(self, out_dir, every_n_steps, prefix, ema, tensorboard_dir):
         super().__init__()
+        self.tensorboard_dir = tensorboard_dir
         self.out_dir = out_dir
         self.every_n_steps = positive_int("every_n_steps", every_n_steps)
         self.prefix = prefix
@@ -122,6 +124,9 @@ class _PictureCallback(keras.callbacks.Callback):
             images, rows, cols = self.draw()
         if is_chief():
             self.written.append(save_image_grid(path, images, rows, cols))
+            if self.tensorboard_dir:
+                grid = image_grid(images, rows, cols)
+                write_image(self.tensorboard_dir, self.prefix, grid, step)
         self._last_step = step
         return path
 
@@ -157,6 +162,7 @@ class SampleGrid(_PictureCallback):
             used for sample i (each row walks through the classes).
         prefix: file-name prefix.
         ema: sample from the trainer's weight EMA when it keeps one.
+        tensorboard_dir: also write each picture to TensorBoard there.
     """
 
     def __init__(
@@ -168,8 +174,10 @@ class SampleGrid(_PictureCallback):
         num_classes=None,
         prefix="samples",
         ema=True,
+   
+        tensorboard_dir=None,
     ):
-        super().__init__(out_dir, every_n_steps, prefix, ema)
+        super().__init__(out_dir, every_n_steps, prefix, ema, tensorboard_dir)
         self.rows = positive_int("rows", rows)
         self.seed = seed
         self.num_classes = num_classes
@@ -208,6 +216,7 @@ class ReconstructionGrid(_PictureCallback):
             code).
         prefix: file-name prefix.
         ema: reconstruct with the trainer's weight EMA when it keeps one.
+        tensorboard_dir: also write each picture to TensorBoard there.
     """
 
     def __init__(
@@ -219,8 +228,10 @@ class ReconstructionGrid(_PictureCallback):
         scale=0.9,
         prefix="reconstructions",
         ema=True,
+   
+        tensorboard_dir=None,
     ):
-        super().__init__(out_dir, every_n_steps, prefix, ema)
+        super().__init__(out_dir, every_n_steps, prefix, ema, tensorboard_dir)
         images = np.asarray(images, "float32")
         if images.ndim != 4 or len(images) == 0:
             raise ValueError(
@@ -266,6 +277,7 @@ class InterpolationStrip(_PictureCallback):
             `r % num_classes` along its walk.
         prefix: file-name prefix.
         ema: sample from the trainer's weight EMA when it keeps one.
+        tensorboard_dir: also write each picture to TensorBoard there.
     """
 
     def __init__(
@@ -278,8 +290,10 @@ class InterpolationStrip(_PictureCallback):
         num_classes=None,
         prefix="interpolation",
         ema=True,
+   
+        tensorboard_dir=None,
     ):
-        super().__init__(out_dir, every_n_steps, prefix, ema)
+        super().__init__(out_dir, every_n_steps, prefix, ema, tensorboard_dir)
         self.rows = positive_int("rows", rows)
         self.steps = positive_int("steps", steps)
         self.seed = seed

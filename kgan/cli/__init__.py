@@ -1,19 +1,13 @@
-"""What the train scripts share, one module per concern.
+"""The train scripts' command line, on top of `kgan.recipes`.
 
 `train_mnist.py` and `train_celeba.py` spell every flag the same way:
-`flags` holds them, `build` turns them into models and a trainer,
-`processes` places the run (devices, processes), `run` trains it from its
-checkpoint and saves the result, `messages` prints. Everything is
-importable from `kgan.cli` itself.
+`flags` holds them (and the `--preset`s), `config` turns them into a
+`kgan.recipes.RunConfig`, `processes` places the run (devices,
+processes), `messages` prints and turns errors into one line and an exit
+code for the script to exit with. Nothing here exits the process.
 """
 
-from kgan.cli.build import (  # noqa: F401
-    adversarial_loss,
-    build_models,
-    build_trainer,
-    gradient_penalised,
-    weight_clip,
-)
+from kgan.cli.config import learning_rates, run_config  # noqa: F401
 from kgan.cli.flags import (  # noqa: F401
     ARCHS,
     LOSSES,
@@ -21,22 +15,16 @@ from kgan.cli.flags import (  # noqa: F401
     common_parser,
     momentum,
     non_negative_float,
+    parse,
     positive_float,
     positive_int,
     typed,
 )
-from kgan.cli.messages import fail, say  # noqa: F401
-from kgan.cli.processes import exit_unless_joined, placement  # noqa: F401
-from kgan.cli.run import (  # noqa: F401
-    DataPosition,
-    LearningRateFromCommandLine,
-    checkpoint_on_interrupt,
-    epochs,
-    fit,
-    generator_to_evaluate,
-    mnist_report,
-    peer_lost,
-    save_generator,
-    start_step,
-    training_callbacks,
+from kgan.cli.messages import (  # noqa: F401
+    Failure,
+    as_flags,
+    fail,
+    outcome,
+    say,
 )
+from kgan.cli.processes import placement  # noqa: F401

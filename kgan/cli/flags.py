@@ -3,12 +3,8 @@
 import argparse
 
 from kgan import distribution
-
-ARCHS = ("dcgan", "resnet", "selfmod", "stylegan")
-LOSSES = (
-    "hinge", "ns", "wgan", "wgan-gp", "wgan-div", "lsgan", "rsgan", "ragan",
-    "gan-qp", "r1",
-)  # fmt: skip
+from kgan.recipes import presets
+from kgan.recipes.config import ARCHS, EMA_SCOPES, LOSSES
 
 
 def positive_int(text):
@@ -105,9 +101,9 @@ def common_parser(description, out_default, steps_default, **defaults):
     p.add_argument(
         "--loss",
         choices=LOSSES,
-        default="hinge",
-        action=Typed,
-        help="adversarial loss (wgan-gp / wgan-div / r1 add their penalty, "
+        default=None,
+        help="adversarial loss, default hinge (O-GAN: its own gan-qp); "
+        "wgan-gp / wgan-div / r1 add their penalty, "
         "and their critic has no BatchNorm; plain wgan clips the critic's "
         "weights, see --weight-clip)",
     )
@@ -129,15 +125,14 @@ def common_parser(description, out_default, steps_default, **defaults):
     p.add_argument(
         "--n-critic",
         type=positive_int,
-        default=1,
-        action=Typed,
-        help="--trainer alternating: D steps per G step (WGAN's 5)",
+        default=None,
+        help="--trainer alternating: D steps per G step (default 1; "
+        "WGAN's 5)",
     )
     p.add_argument(
         "--label-smoothing",
         type=float,
-        default=0.0,
-        action=Typed,
+        default=None,
         metavar="A",
         help="one-sided label smoothing of D's real targets (1 - A) for "
         "--loss ns, r1 or lsgan (Salimans et al. 2016)",
@@ -160,10 +155,9 @@ def common_parser(description, out_default, steps_default, **defaults):
     p.add_argument(
         "--body",
         choices=("dcgan", "resnet"),
-        default="dcgan",
-        action=Typed,
-        help="--arch selfmod: the generator body whose BNs are modulated "
-        "(Su's SELF-MOD post trains both)",
+        default=None,
+        help="--arch selfmod: the generator body whose BNs are modulated, "
+        "default dcgan (Su's SELF-MOD post trains both)",
     )
     p.add_argument(
         "--attention",
@@ -191,8 +185,16 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--ogan",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="O-GAN: the discriminator becomes an encoder (Su's GAN-QP "
-        "loss; --loss is ignored); --no-ogan turns it off",
+        help="O-GAN: the discriminator becomes an encoder, trained with "
+        "Su's GAN-QP loss; --no-ogan turns it off",
+    )
+    p.add_argument(
+        "--corr-weight",
+        type=non_negative_float,
+        default=None,
+        metavar="W",
+        help="--ogan: weight of the correlation term (default 0.5; 1.0 in "
+        "Su's 256 px run)",
     )
     p.add_argument(
         "--ema",
@@ -201,6 +203,13 @@ def common_parser(description, out_default, steps_default, **defaults):
         metavar="MOMENTUM",
         help="keep an EMA of the generator's weights (e.g. 0.999); "
         "pictures, metrics and generator.keras use it",
+    )
+    p.add_argument(
+        "--ema-scope",
+        choices=EMA_SCOPES,
+        default="generator",
+        help="what --ema averages: the generator, or the whole model (D, "
+        "the O-GAN encoder, too: Su's 256 px script)",
     )
     no_ema = p.add_argument(
         "--no-ema",
@@ -221,6 +230,24 @@ def common_parser(description, out_default, steps_default, **defaults):
         action="store_true",
         help="continue from the checkpoint in --out/checkpoint, at the "
         "step it was written (Ctrl-C and kill -TERM write one first)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard logs to --out/tensorboard: losses and "
+        "scores every --sample-every steps, the sample grids, and the "
+        "final MNIST-FID (`tensorboard --logdir OUT/tensorboard`)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=tuple(presets.PRESETS),
+        default=None,
+        help="start from one of Su's O-GAN scripts (flags typed as well "
+        "win): "
+        + "; ".join(
+            presets.describe(name).replace("%", "%%")
+            for name in presets.PRESETS
+        ),
     )
     p.add_argument(
         "--xla",
@@ -294,3 +321,21 @@ def common_parser(description, out_default, steps_default, **defaults):
     # default of its own.
     no_ema.default = argparse.SUPPRESS
     return p
+
+
+def parse(parser, argv=None):
+    """Parses `argv`; with `--preset`, the preset's settings become the
+    defaults first, so the flags typed as well win. Settings the script
+    has no flag for (the image size of train_mnist.py) are kept in
+    `args.preset_unused` for `run_config` to report."""
+    known, _ = parser.parse_known_args(argv)
+    unused = {}
+    if known.preset is not None:
+        settings = presets.preset(known.preset)
+        unused = {k: v for k, v in settings.items() if not hasattr(known, k)}
+        parser.set_defaults(
+            **{k: v for k, v in settings.items() if k not in unused}
+        )
+    args = parser.parse_args(argv)
+    args.preset_unused = unused
+    return args

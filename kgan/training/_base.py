@@ -82,7 +82,7 @@ class GANTrainer(keras.Model):
         if self.ema_optimizer() is not None:
             # Keras ended `fit` by writing the EMA into the weights; give
             # them buffers of their own (see `optimizers.unalias`).
-            unalias(self.generator.trainable_variables)
+            unalias(self.averaged_variables())
         return history
 
     def ema_weights(self):
@@ -96,10 +96,15 @@ class GANTrainer(keras.Model):
         ema = self.ema_optimizer()
         if ema is None:
             return swapped_ema_weights(None, [])
-        if ema is network_optimizers(self.optimizer)[0]:
-            # One optimizer trains (and averages) every variable.
-            return swapped_ema_weights(ema, self.trainable_variables)
-        return swapped_ema_weights(ema, self.generator.trainable_variables)
+        return swapped_ema_weights(ema, self.averaged_variables())
+
+    def averaged_variables(self):
+        """The variables the weight EMA averages, in its optimizer's order:
+        every trained one when one optimizer trains (and averages) both
+        networks, else the generator's."""
+        if self.ema_optimizer() is network_optimizers(self.optimizer)[0]:
+            return self.trainable_variables
+        return self.generator.trainable_variables
 
     def generator_optimizer(self):
         """The optimizer that updates the generator (under mixed_float16,
