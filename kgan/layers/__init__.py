@@ -9,7 +9,10 @@ from kgan.layers.adaptive_instance_normalization import (
 from kgan.layers.conditional_batch_normalization import (
     ConditionalBatchNormalization,
 )
+from kgan.layers.equalized_conv2d import EqualizedConv2D
+from kgan.layers.equalized_dense import EqualizedDense
 from kgan.layers.latent_average import LatentAverage
+from kgan.layers.latent_resample import LatentResample
 from kgan.layers.latent_split import LatentSplit
 from kgan.layers.learned_constant import LearnedConstant
 from kgan.layers.minibatch_standard_deviation import MinibatchStandardDeviation
@@ -19,11 +22,15 @@ from kgan.layers.self_attention_2d import SelfAttention2D
 from kgan.layers.self_modulated_batch_normalization import (
     SelfModulatedBatchNormalization,
 )
+from kgan.layers.style_mixing import StyleMixing
 
 __all__ = [
     "AdaptiveInstanceNormalization",
     "ConditionalBatchNormalization",
+    "EqualizedConv2D",
+    "EqualizedDense",
     "LatentAverage",
+    "LatentResample",
     "LatentSplit",
     "LearnedConstant",
     "MinibatchStandardDeviation",
@@ -31,4 +38,5 @@ __all__ = [
     "PixelNormalization",
     "SelfAttention2D",
     "SelfModulatedBatchNormalization",
+    "StyleMixing",
 ]

@@ -9,31 +9,46 @@ each AdaIN. Per-layer noise inputs are optional. kgan's form:
 
     z -> PixelNormalization -> [Dense(w_dim) -> LeakyReLU(0.2)] x mapping_layers
       -> w -> LatentAverage (running mean of w, for truncation)
+      -> broadcast to (num_layers, w_dim) [-> StyleMixing with a second w]
+      -> one row w_i per AdaIN
     LearnedConstant(4x4) -> block 4x4 -> block 8x8 -> ... -> block SxS
       -> Conv2D 1x1 -> tanh
     block: [UpSampling2D (not at 4x4)] -> 2 x [Conv2D 3x3 -> NoiseInjection
-           (optional) -> LeakyReLU(0.2) -> AdaIN([x, w])]
+           (optional) -> LeakyReLU(0.2) -> AdaIN([x, w_i])]
+
+Options from StyleGAN and PGGAN: style-mixing regularisation
+(`style_mixing=p`) and the equalised learning rate (`equalized_lr=True`,
+Dense and Conv2D become `EqualizedDense` and `EqualizedConv2D`).
 
 Reference:
     - Karras et al., "A Style-Based Generator Architecture for Generative
       Adversarial Networks", https://arxiv.org/abs/1812.04948
     - Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive
       Instance Normalization", https://arxiv.org/abs/1703.06868
+    - Karras et al., "Progressive Growing of GANs for Improved Quality,
+      Stability, and Variation", https://arxiv.org/abs/1710.10196
     - Su Jianlin, https://kexue.fm/archives/6549
 
-Tested on the TensorFlow backend.
+Tested on the TensorFlow and JAX backends (tests/test_stylegan_styles.py).
 """
+
+import math
 
 import keras
 
-from kgan._checks import number_in, positive_int
+from kgan._checks import number_in, positive_int, positive_number
 from kgan.layers.adaptive_instance_normalization import (
     AdaptiveInstanceNormalization,
 )
+from kgan.layers.equalized_conv2d import EqualizedConv2D
+from kgan.layers.equalized_dense import EqualizedDense
 from kgan.layers.latent_average import LatentAverage
+from kgan.layers.latent_resample import LatentResample
+from kgan.layers.latent_split import LatentSplit
 from kgan.layers.learned_constant import LearnedConstant
 from kgan.layers.noise_injection import NoiseInjection
 from kgan.layers.pixel_normalization import PixelNormalization
+from kgan.layers.style_mixing import StyleMixing
 from kgan.models._common import (
     channels_at,
     check_image_size,
@@ -42,48 +57,63 @@ from kgan.models._common import (
 )
 
 
-def _conv_init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-def _mapping_network(h, w_dim, mapping_layers):
+def _mapping_network(w_dim, mapping_layers, equalized_lr, lr_multiplier):
+    """The mapping MLP as a list of layers, shared by every latent mapped."""
+    layers = []
     for i in range(1, mapping_layers + 1):
-        # He init, not N(0, 0.02): with N(0, 0.02) each 128-wide layer shrinks
-        # the scale of w about six-fold, so a deep mapping network would hand
-        # the AdaIN projections a w near zero (StyleGAN's equalised learning
-        # rate uses the same sqrt(2 / fan_in) gain).
-        h = keras.layers.Dense(
-            w_dim,
-            kernel_initializer="he_normal",
-            name=f"mapping_dense_{i}",
-        )(h)
-        h = keras.layers.LeakyReLU(
-            negative_slope=0.2, name=f"mapping_lrelu_{i}"
-        )(h)
-    return h
+        if equalized_lr:
+            dense = EqualizedDense(
+                w_dim, lr_multiplier=lr_multiplier, name=f"mapping_dense_{i}"
+            )
+        else:
+            # He init, not N(0, 0.02): with N(0, 0.02) each 128-wide layer
+            # shrinks the scale of w about six-fold, so a deep mapping network
+            # would hand the AdaIN projections a w near zero (the equalised
+            # learning rate uses the same sqrt(2 / fan_in) gain).
+            dense = keras.layers.Dense(
+                w_dim, kernel_initializer="he_normal", name=f"mapping_dense_{i}"
+            )
+        layers.append(dense)
+        layers.append(
+            keras.layers.LeakyReLU(
+                negative_slope=0.2, name=f"mapping_lrelu_{i}"
+            )
+        )
+    return layers
 
 
-def _styled_conv(x, w, filters, prefix, noise_injection):
-    x = keras.layers.Conv2D(
+def _conv(filters, kernel_size, name, equalized_lr, gain=math.sqrt(2.0)):
+    if equalized_lr:
+        return EqualizedConv2D(
+            filters, kernel_size, padding="same", gain=gain, name=name
+        )
+    return keras.layers.Conv2D(
         filters,
-        3,
+        kernel_size,
         padding="same",
-        kernel_initializer=_conv_init(),
-        name=f"{prefix}_conv",
-    )(x)
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
+        name=name,
+    )
+
+
+def _styled_conv(x, w, filters, prefix, noise_injection, equalized_lr):
+    x = _conv(filters, 3, f"{prefix}_conv", equalized_lr)(x)
     if noise_injection:
         x = NoiseInjection(name=f"{prefix}_noise")(x)
     x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"{prefix}_lrelu")(x)
-    # Each AdaIN owns its affine projections of w: StyleGAN's "A" boxes.
+    # Each AdaIN owns its affine projections of its own w: StyleGAN's "A".
     return AdaptiveInstanceNormalization(name=f"{prefix}_adain")([x, w])
 
 
-def _style_block(x, w, filters, resolution, noise_injection):
+def _style_block(x, ws, filters, resolution, noise_injection, equalized_lr):
     prefix = f"block{resolution}"
     if resolution > 4:
         x = keras.layers.UpSampling2D(2, name=f"{prefix}_up")(x)
-    x = _styled_conv(x, w, filters, f"{prefix}_1", noise_injection)
-    return _styled_conv(x, w, filters, f"{prefix}_2", noise_injection)
+    for i, w in enumerate(ws, start=1):
+        x = _styled_conv(
+            x, w, filters, f"{prefix}_{i}", noise_injection, equalized_lr
+        )
+    return x
 
 
 def stylegan_generator(
@@ -97,6 +127,9 @@ def stylegan_generator(
     max_channels=512,
     noise_injection=True,
     w_average_momentum=0.995,
+    style_mixing=0.0,
+    equalized_lr=False,
+    mapping_lr_multiplier=0.01,
     name="stylegan_generator",
 ):
     """Builds a StyleGAN-form generator `z -> image` in [-1, 1].
@@ -105,15 +138,34 @@ def stylegan_generator(
     pixel-normalised and mapped by an MLP to `w`; every 3x3 conv is followed
     by (optional) per-pixel noise, LeakyReLU(0.2) and AdaIN, whose per-channel
     `gamma(w)` and `beta(w)` come from the AdaIN layer's own affine
-    projections of `w`. Blocks run at 4x4, 8x8, ..., `image_size` with two
-    styled convs each; widths follow `channels_at` (Su's halving rule,
-    `base_channels` at `image_size / 2`, capped at `max_channels`). A 1x1 conv
-    with tanh gives the image.
+    projections of its own copy of `w`. Blocks run at 4x4, 8x8, ...,
+    `image_size` with two styled convs each; widths follow `channels_at`
+    (Su's halving rule, `base_channels` at `image_size / 2`, capped at
+    `max_channels`). A 1x1 conv with tanh gives the image.
 
     `w` passes through a `LatentAverage` layer named `"w_average"`. It keeps a
     running mean of `w` during training (`model(z, training=True)`) and at any
     time returns `average + truncation_psi * (w - average)`; `truncation_psi`
     is 1 (identity) until `kgan.sampling.sample(..., truncation=psi)` sets it.
+    The (truncated) `w` is then broadcast to StyleGAN's
+    `(batch, num_layers, w_dim)` styles (`"w_broadcast"`, one row per AdaIN,
+    `num_layers = 2 * (log2(image_size) - 1)`), and AdaIN `i` reads row `i`
+    (`"w_per_layer"`). Without mixing every row is `w`, so the model computes
+    exactly what a single shared `w` would.
+
+    With `style_mixing=p > 0`, in training mode and with probability `p` per
+    batch, the rows after a random crossover come from a second latent
+    (`StyleMixing`, Karras et al. 2019, section 3.1). The second latent is a
+    fresh `N(0, I)` draw (`LatentResample`, not the batch rolled by one; see
+    its docstring), mapped by the same mapping network with the same label.
+    It bypasses `"w_average"`: the running mean follows `w` alone, and no
+    truncation is needed since nothing is mixed at inference.
+
+    With `equalized_lr=True` the mapping network uses `EqualizedDense` with
+    `lr_multiplier=mapping_lr_multiplier` (StyleGAN: 0.01) and every conv
+    is an `EqualizedConv2D` (PGGAN's equalised learning rate; gain 1 for the
+    to-RGB conv). The layer names stay the same. The AdaIN projections keep
+    their own initialiser.
 
     With `num_classes`, the model takes `[z, labels]`: an `Embedding(
     num_classes, z_dim)` of the label is concatenated to `z` before the pixel
@@ -139,6 +191,12 @@ def stylegan_generator(
         noise_injection: whether each styled conv adds per-pixel noise with
             a learned per-channel scale (initialised at 0).
         w_average_momentum: momentum of the running mean of `w`.
+        style_mixing: probability in [0, 1] that a training batch mixes two
+            latents' styles; 0 (the default) builds no mixing branch.
+        equalized_lr: whether the mapping network and the convs use the
+            equalised learning rate.
+        mapping_lr_multiplier: the mapping network's learning-rate
+            multiplier when `equalized_lr` (ignored otherwise).
         name: model name.
 
     Returns:
@@ -159,25 +217,56 @@ def stylegan_generator(
     mapping_layers = positive_int("mapping_layers", mapping_layers)
     base_channels = positive_int("base_channels", base_channels)
     max_channels = positive_int("max_channels", max_channels)
-    if not isinstance(noise_injection, bool):
-        raise ValueError(
-            "`noise_injection` must be True or False. "
-            f"Received: noise_injection={noise_injection!r}"
-        )
+    for flag, value in [
+        ("noise_injection", noise_injection),
+        ("equalized_lr", equalized_lr),
+    ]:
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"`{flag}` must be True or False. Received: {flag}={value!r}"
+            )
     w_average_momentum = number_in(
         "w_average_momentum", w_average_momentum, 0, 1, high_open=True
     )
+    style_mixing = number_in("style_mixing", style_mixing, 0, 1)
+    mapping_lr_multiplier = positive_number(
+        "mapping_lr_multiplier", mapping_lr_multiplier
+    )
 
     z, labels, inputs = generator_inputs(z_dim, num_classes)
-    h = z
     if labels is not None:
         embedded = keras.layers.Embedding(
             num_classes, z_dim, name="label_embedding"
         )(labels)
-        h = keras.layers.Concatenate(name="z_and_label")([z, embedded])
-    h = PixelNormalization(name="z_pixel_norm")(h)
-    w = _mapping_network(h, w_dim, mapping_layers)
-    w = LatentAverage(momentum=w_average_momentum, name="w_average")(w)
+        z_and_label = keras.layers.Concatenate(name="z_and_label")
+    pixel_norm = PixelNormalization(name="z_pixel_norm")
+    mapping = _mapping_network(
+        w_dim, mapping_layers, equalized_lr, mapping_lr_multiplier
+    )
+
+    def to_w(latent):
+        h = latent if labels is None else z_and_label([latent, embedded])
+        h = pixel_norm(h)
+        for layer in mapping:
+            h = layer(h)
+        return h
+
+    w = LatentAverage(momentum=w_average_momentum, name="w_average")(to_w(z))
+    num_layers = 2 * (num_upsamplings + 1)
+    styles = keras.layers.RepeatVector(num_layers, name="w_broadcast")(w)
+    if style_mixing > 0:
+        # The second w skips w_average: its running mean follows w alone,
+        # and truncation has nothing to do there (no mixing at inference).
+        mix_w = to_w(LatentResample(name="mixing_latent")(z))
+        mix_styles = keras.layers.RepeatVector(
+            num_layers, name="mixing_w_broadcast"
+        )(mix_w)
+        styles = StyleMixing(style_mixing, name="style_mixing")(
+            [styles, mix_styles]
+        )
+    # Row i of the styles for AdaIN i: flattened, then cut into equal chunks.
+    styles = keras.layers.Reshape((num_layers * w_dim,), name="w_flat")(styles)
+    ws = LatentSplit(num_layers, name="w_per_layer")(styles)
 
     def width(resolution):
         # At `image_size` the halving rule gives base_channels // 2, which is
@@ -189,9 +278,15 @@ def stylegan_generator(
     x = LearnedConstant((4, 4, width(4)), name="const")(z)
     for k in range(num_upsamplings + 1):
         resolution = 4 * 2**k
-        x = _style_block(x, w, width(resolution), resolution, noise_injection)
-    x = keras.layers.Conv2D(
-        channels, 1, kernel_initializer=_conv_init(), name="to_rgb"
-    )(x)
+        x = _style_block(
+            x,
+            ws[2 * k : 2 * k + 2],
+            width(resolution),
+            resolution,
+            noise_injection,
+            equalized_lr,
+        )
+    # A linear output: gain 1, as StyleGAN's to-RGB.
+    x = _conv(channels, 1, "to_rgb", equalized_lr, gain=1.0)(x)
     outputs = keras.layers.Activation("tanh", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)
