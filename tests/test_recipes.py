@@ -35,6 +35,9 @@ TINY = ["--base-channels", "4", "--z-dim", "8", "--image-size", "32"]
         ({"arch": "vgg"}, "`arch` must be one of dcgan, resnet"),
         ({"steps": 0}, "`steps` must be an integer >= 1"),
         ({"ema": 1.0}, "`ema` must be in (0, 1)"),
+        ({"style_mixing": 0.9}, "choose `arch` stylegan"),
+        ({"arch": "stylegan", "style_mixing": 2.0}, "a probability in"),
+        ({"equalized_lr": True}, "drop `equalized_lr`"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_in_one_line(settings, message):
@@ -86,6 +89,19 @@ def test_nothing_in_the_library_ends_the_process():
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_style_options_reach_the_stylegan_generator():
+    from kgan.layers import EqualizedDense, StyleMixing
+
+    args = script_module("train_mnist").parse_args(
+        ["--arch", "stylegan", "--style-mixing", "0.9", "--equalized-lr"]
+        + ["--base-channels", "4", "--z-dim", "8", "--mapping-layers", "1"]
+    )
+    generator, _ = recipes.build_models(cli.run_config(args, 32, 1))
+    mixing = [x for x in _layers(generator) if isinstance(x, StyleMixing)]
+    assert [m.probability for m in mixing] == [0.9]
+    assert any(isinstance(x, EqualizedDense) for x in _layers(generator))
 
 
 # -- presets -------------------------------------------------------------------

@@ -316,6 +316,20 @@ def common_parser(description, out_default, steps_default, **defaults):
         help="--arch stylegan: depth of the mapping network z -> w (1 "
         "avoided the mode collapse of 4 on MNIST, docs/RESULTS.md)",
     )
+    p.add_argument(
+        "--style-mixing",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="--arch stylegan: style-mixing regularisation with this "
+        "probability per batch (StyleGAN's 0.9); 0 is off",
+    )
+    p.add_argument(
+        "--equalized-lr",
+        action="store_true",
+        help="--arch stylegan: equalised learning rate (PGGAN) in the "
+        "mapping network (x0.01) and the convolutions",
+    )
     p.set_defaults(**defaults)
     # `--no-ema` shares `--ema`'s dest: it must not carry (or print) a
     # default of its own.

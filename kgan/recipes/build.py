@@ -54,8 +54,10 @@ def _generator(config):
             **_options(config, "kernel_size", "attention"),
         )  # fmt: skip
     return models.stylegan_generator(
-        *shape, classes, mapping_layers=config.mapping_layers, **width
-    )
+        *shape, classes, mapping_layers=config.mapping_layers,
+        style_mixing=config.style_mixing, equalized_lr=config.equalized_lr,
+        **width,
+    )  # fmt: skip
 
 
 def _discriminator(config):

@@ -47,6 +47,10 @@ class RunConfig:
         spectral_norm: spectral normalisation of D (None: on for "resnet").
         attention: self-attention resolution in a ResNet G (and D).
         mapping_layers: `arch="stylegan"`: depth of the z -> w network.
+        style_mixing: `arch="stylegan"`: probability of style-mixing
+            regularisation (Karras et al. 2019); 0 is off.
+        equalized_lr: `arch="stylegan"`: the equalised learning rate
+            (Karras et al. 2018) in the mapping network and convolutions.
         ogan: O-GAN (Su 2019): D becomes an encoder, the loss is GAN-QP's.
         corr_weight: O-GAN's correlation weight (None: 0.5).
         loss: adversarial loss, one of `LOSSES` (None: hinge; O-GAN: its
@@ -91,6 +95,8 @@ class RunConfig:
     spectral_norm: bool | None = None
     attention: int | None = None
     mapping_layers: int = 4
+    style_mixing: float = 0.0
+    equalized_lr: bool = False
     ogan: bool = False
     corr_weight: float | None = None
     loss: str | None = None
@@ -185,6 +191,22 @@ class RunConfig:
         self._check_combinations()
 
     def _check_combinations(self):
+        if not 0 <= self.style_mixing <= 1:
+            raise ConfigError(
+                f"`style_mixing` is a probability in [0, 1], got "
+                f"{self.style_mixing}"
+            )
+        stylegan_only = [
+            name
+            for name, on in (("style_mixing", self.style_mixing),
+                             ("equalized_lr", self.equalized_lr))
+            if on
+        ]  # fmt: skip
+        if stylegan_only and self.arch != "stylegan":
+            raise ConfigError(
+                f"`{stylegan_only[0]}` belongs to the StyleGAN form: choose "
+                f"`arch` stylegan, or drop `{stylegan_only[0]}`."
+            )
         if self.body is not None and self.arch != "selfmod":
             raise ConfigError(
                 f"`body` chooses the body of `arch` selfmod, not {self.arch}."
