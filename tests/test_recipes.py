@@ -38,6 +38,7 @@ TINY = ["--base-channels", "4", "--z-dim", "8", "--image-size", "32"]
         ({"style_mixing": 0.9}, "choose `arch` stylegan"),
         ({"arch": "stylegan", "style_mixing": 2.0}, "a probability in"),
         ({"equalized_lr": True}, "drop `equalized_lr`"),
+        ({"augment": "color,zoom"}, "Unknown DiffAugment policy item 'zoom'"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_in_one_line(settings, message):
@@ -102,6 +103,22 @@ def test_style_options_reach_the_stylegan_generator():
     mixing = [x for x in _layers(generator) if isinstance(x, StyleMixing)]
     assert [m.probability for m in mixing] == [0.9]
     assert any(isinstance(x, EqualizedDense) for x in _layers(generator))
+
+
+@pytest.mark.parametrize(
+    "trainer", [[], ["--trainer", "alternating"], ["--ogan"]]
+)
+def test_augment_reaches_every_trainer(trainer):
+    from kgan.layers import DiffAugment
+
+    args = script_module("train_mnist").parse_args(
+        [*trainer, "--augment", "translation,cutout", "--base-channels", "4"]
+    )
+    gan, _, _ = recipes.build(cli.run_config(args, 32, 1))
+    assert isinstance(gan.augment, DiffAugment)
+    assert gan.augment.get_config()["policy"] == "translation,cutout"
+    plain = script_module("train_mnist").parse_args([*trainer])
+    assert recipes.build(cli.run_config(plain, 32, 1))[0].augment is None
 
 
 # -- presets -------------------------------------------------------------------

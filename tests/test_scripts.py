@@ -211,7 +211,7 @@ SHARED_FLAGS = (
     "--n-critic", "--label-smoothing", "--spectral-norm", "--kernel-size",
     "--max-channels", "--weight-clip", "--body", "--attention",
     "--instance-noise", "--corr-weight", "--ema-scope", "--tensorboard",
-    "--preset", "--style-mixing", "--equalized-lr",
+    "--preset", "--style-mixing", "--equalized-lr", "--augment",
 )  # fmt: skip
 
 

@@ -146,6 +146,15 @@ def common_parser(description, out_default, steps_default, **defaults):
         "linearly to zero at --steps (Sonderby et al. 2016)",
     )
     p.add_argument(
+        "--augment",
+        default=None,
+        metavar="POLICY",
+        help="DiffAugment (Zhao et al. 2020) on every D input, real and "
+        "fake: a comma-separated policy of color, translation, cutout "
+        "(e.g. translation,cutout,color), for small datasets; "
+        "docs/AUGMENTATION.md",
+    )
+    p.add_argument(
         "--spectral-norm",
         action=argparse.BooleanOptionalAction,
         default=None,

@@ -9,6 +9,7 @@ from kgan.layers.adaptive_instance_normalization import (
 from kgan.layers.conditional_batch_normalization import (
     ConditionalBatchNormalization,
 )
+from kgan.layers.diff_augment import DiffAugment
 from kgan.layers.equalized_conv2d import EqualizedConv2D
 from kgan.layers.equalized_dense import EqualizedDense
 from kgan.layers.latent_average import LatentAverage
@@ -27,6 +28,7 @@ from kgan.layers.style_mixing import StyleMixing
 __all__ = [
     "AdaptiveInstanceNormalization",
     "ConditionalBatchNormalization",
+    "DiffAugment",
     "EqualizedConv2D",
     "EqualizedDense",
     "LatentAverage",

@@ -108,6 +108,8 @@ def build_trainer(config, generator, discriminator):
     # TTUR: G gets an optimizer of its own only when its rate differs.
     g_optimizer = optimizer(config, g_lr) if g_lr != config.lr else None
     extra = {"seed": config.seed}
+    if config.augment:
+        extra["augment"] = config.augment  # a fresh DiffAugment per trainer
     if config.instance_noise is not None:
         extra["instance_noise"] = losses.InstanceNoise(
             config.instance_noise, decay_steps=config.steps

@@ -61,6 +61,9 @@ class RunConfig:
             "ns", "r1" and "lsgan" losses.
         instance_noise: std of Gaussian noise on D's inputs, annealed to
             zero at `steps`.
+        augment: a DiffAugment policy (Zhao et al. 2020) applied to every
+            D input, real and fake, e.g. "translation,cutout,color"; None
+            is off.
         trainer: "onestep" (one loss, one optimizer) or "alternating".
         n_critic: `trainer="alternating"`: D steps per G step (None: 1).
         lr: learning rate (RMSprop, rho 0.99, as Su's scripts).
@@ -103,6 +106,7 @@ class RunConfig:
     weight_clip: float | None = None
     label_smoothing: float | None = None
     instance_noise: float | None = None
+    augment: str | None = None
     trainer: str = "onestep"
     n_critic: int | None = None
     lr: float = 1e-4
@@ -191,6 +195,13 @@ class RunConfig:
         self._check_combinations()
 
     def _check_combinations(self):
+        if self.augment is not None:
+            from kgan.layers.diff_augment import parse_policy
+
+            try:
+                parse_policy(self.augment)
+            except ValueError as error:
+                raise ConfigError(f"`augment`: {error}") from None
         if not 0 <= self.style_mixing <= 1:
             raise ConfigError(
                 f"`style_mixing` is a probability in [0, 1], got "

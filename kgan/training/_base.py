@@ -11,6 +11,7 @@ from keras import ops
 
 from kgan import losses as kgan_losses
 from kgan.callbacks.nan import with_nan_stop
+from kgan.layers.diff_augment import DiffAugment
 from kgan.training import checks
 from kgan.training.optimizers import (
     network_optimizers,
@@ -34,7 +35,13 @@ class GANTrainer(keras.Model):
             generator).
         instance_noise: an optional `kgan.losses.InstanceNoise` schedule added
             to every discriminator input.
-        seed: seed of the noise generator.
+        augment: DiffAugment on every discriminator input, real and fake:
+            a `kgan.layers.DiffAugment` (or any Keras layer taking
+            `training=True`), a policy string such as
+            `"color,translation,cutout"`, or None. Each D call draws its
+            own augmentation; gradient penalties differentiate through it.
+        seed: seed of the noise generator (a policy string's DiffAugment
+            takes `seed + 1`).
     """
 
     def __init__(
@@ -44,6 +51,7 @@ class GANTrainer(keras.Model):
         loss="hinge",
         regularizers=(),
         instance_noise=None,
+        augment=None,
         seed=None,
         **kwargs,
     ):
@@ -54,6 +62,7 @@ class GANTrainer(keras.Model):
         self.adversarial_loss = kgan_losses.get_loss(loss)
         self.regularizers = list(regularizers)
         self.instance_noise = instance_noise
+        self.augment = as_augment(augment, seed)
         self.seed = seed
         self.conditional = len(generator.inputs) == 2
         self.z_dim = int(generator.inputs[0].shape[-1])
@@ -149,6 +158,20 @@ class GANTrainer(keras.Model):
         inputs = [z, labels] if self.conditional else z
         return self.generator(inputs, training=training)
 
+    def augmented(self, images):
+        """DiffAugment, if any, with a fresh draw on every call."""
+        if self.augment is None:
+            return images
+        return self.augment(images, training=True)
+
+    def d_input(self, images):
+        """What D sees of a batch: augmented, then noised.
+
+        Noise comes last so that every pixel D sees carries it, the zeros
+        of a cutout or translation included.
+        """
+        return self.noisy(self.augmented(images))
+
     def noisy(self, images):
         """Adds the annealed instance noise, if any, to a D input."""
         if self.instance_noise is None:
@@ -196,12 +219,13 @@ class GANTrainer(keras.Model):
         images, labels = self.unpack(data)
         z = self.sample_z(ops.shape(images)[0])
         fake = self.generate(z, labels, training)
-        real_codes = self.d_outputs(self.noisy(images), labels, training)
+        real_codes = self.d_outputs(self.d_input(images), labels, training)
         # D's views come after D(x), the generator's last: each sees D in
         # the state the earlier passes left (spectral norm updates its
-        # kernel on every training call).
+        # kernel on every training call). Both views see one augmentation
+        # of the fakes, so the one-step bracket still cancels in D.
         fake_codes, g_fake_codes = self.fake_views(
-            self.noisy(fake), labels, training
+            self.d_input(fake), labels, training
         )
         return {
             "z": z,
@@ -215,6 +239,11 @@ class GANTrainer(keras.Model):
     def score_fn(self, labels):
         """`images -> scores` for the gradient penalties, labels bound.
 
+        With `augment`, the critic is D of the augmented images, a fresh
+        draw on each call, and the penalty differentiates through the
+        augmentation, as the official DiffAugment code does for R1
+        (`grad_x D(T(x))`). Instance noise is not applied here.
+
         D runs through `stateless_call` on its current weights (gradients
         reach them) and its state updates are dropped: a penalty's pass
         must not move BatchNorm's moving statistics, and on JAX it runs
@@ -225,6 +254,7 @@ class GANTrainer(keras.Model):
         non_trainable = [v.value for v in d.non_trainable_variables]
 
         def scores(images):
+            images = self.augmented(images)
             inputs = [images, labels] if self.conditional else images
             outputs, _ = d.stateless_call(
                 trainable, non_trainable, inputs, training=True
@@ -319,6 +349,7 @@ class GANTrainer(keras.Model):
                 "instance_noise": keras.saving.serialize_keras_object(
                     self.instance_noise
                 ),
+                "augment": keras.saving.serialize_keras_object(self.augment),
                 "seed": self.seed,
             }
         )
@@ -327,7 +358,13 @@ class GANTrainer(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        for key in ("generator", "discriminator", "loss", "instance_noise"):
+        for key in (
+            "generator",
+            "discriminator",
+            "loss",
+            "instance_noise",
+            "augment",
+        ):
             if key in config:  # O-GAN's config has no `loss`: it is fixed
                 config[key] = keras.saving.deserialize_keras_object(
                     config[key], custom_objects=custom_objects
@@ -337,6 +374,20 @@ class GANTrainer(keras.Model):
             for r in config.get("regularizers", [])
         ]
         return cls(**config)
+
+
+def as_augment(augment, seed=None):
+    """The trainer's `augment=` as a layer (or None)."""
+    if augment is None or isinstance(augment, keras.layers.Layer):
+        return augment
+    if isinstance(augment, str):
+        # A stream of its own: the trainer's seed would replay z's keys.
+        return DiffAugment(augment, seed=None if seed is None else seed + 1)
+    raise ValueError(
+        "`augment` must be None, a DiffAugment policy string such as "
+        "'color,translation,cutout' or a Keras layer. Received: "
+        f"augment={augment!r}"
+    )
 
 
 def reduce_scores(outputs):

@@ -37,8 +37,8 @@ class AlternatingGAN(GANTrainer):
     TensorFlow and JAX backends.
 
     Args:
-        generator, discriminator, loss, regularizers, instance_noise, seed:
-            as `kgan.training.OneStepGAN`.
+        generator, discriminator, loss, regularizers, instance_noise,
+            augment, seed: as `kgan.training.OneStepGAN`.
         d_steps: discriminator updates per generator update (n_critic).
 
     Example:
@@ -157,12 +157,16 @@ class AlternatingGAN(GANTrainer):
         """
         z = self.sample_z(ops.shape(images)[0])
         fake = ops.stop_gradient(self.generate(z, labels, training=True))
-        real_scores = reduce_scores(self.d_outputs(self.noisy(images), labels))
-        fake_scores = reduce_scores(self.d_outputs(self.noisy(fake), labels))
+        real_scores = self.d_scores(images, labels)
+        fake_scores = self.d_scores(fake, labels)
         d_loss = self.adversarial_loss.d_loss(
             real_scores, fake_scores, images, fake
         ) + self.penalties(images, fake, labels)
         return d_loss, real_scores, fake_scores
+
+    def d_scores(self, images, labels):
+        """D's scores of `images`, as D sees them (augmented, noised)."""
+        return reduce_scores(self.d_outputs(self.d_input(images), labels))
 
     def g_terms(self, images, labels, real_scores):
         """The generator step's loss, against the updated discriminator.
@@ -173,7 +177,7 @@ class AlternatingGAN(GANTrainer):
         z = self.sample_z(ops.shape(images)[0])
         fake = self.generate(z, labels, training=True)
         # Only G's weights are differentiated: D runs as usual.
-        g_fake_scores = reduce_scores(self.d_outputs(self.noisy(fake), labels))
+        g_fake_scores = self.d_scores(fake, labels)
         g_loss = self.adversarial_loss.g_loss(
             ops.stop_gradient(real_scores), g_fake_scores
         )

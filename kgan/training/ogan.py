@@ -38,7 +38,7 @@ class OGAN(OneStepGAN):
         qp_lambda: GAN-QP's lambda; `1 / (2 * lambda) = 0.25` in Su's code.
         formulation: `"auto"` (fused on TensorFlow, else literal),
             `"fused"` or `"literal"`: the same update.
-        seed, regularizers, instance_noise: see `OneStepGAN`.
+        seed, regularizers, instance_noise, augment: see `OneStepGAN`.
 
     Reference:
         Su Jianlin, "O-GAN", https://arxiv.org/abs/1903.01931,

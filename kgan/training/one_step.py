@@ -67,7 +67,7 @@ class OneStepGAN(GANTrainer):
         formulation: `"auto"`, `"literal"`, `"reversal"` (zero-sum losses)
             or `"fused"` (TensorFlow): see the module docstring. All give
             the same update.
-        regularizers, instance_noise, seed: see `GANTrainer`.
+        regularizers, instance_noise, augment, seed: see `GANTrainer`.
 
     Example:
 
