@@ -128,7 +128,7 @@ def train_run(config, seed, steps, eval_every, threads, key):
         **settings, image_size=32, channels=1, num_classes=num_classes,
         steps=steps, seed=seed, xla="off", ema=None,
     )  # fmt: skip
-    gan, generator, _ = recipes.build(run)
+    gan, generator, discriminator = recipes.build(run)
     dataset = kgan.data.mnist_dataset(
         images[train],
         labels[train] if num_classes else None,
