@@ -389,3 +389,42 @@ def test_input_gradients_on_jax():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("trainer", ["onestep", "ogan", "alternating"])
+def test_instance_noise_follows_the_step_inside_fit(trainer):
+    """Inside `fit` the schedule reads the true step, on every backend (on
+    JAX, Keras detaches `optimizer.iterations` during `fit`): a huge std at
+    step 0 that is gone from step 1 on shows in the first step's loss only."""
+    from gan_fixtures import mlp_discriminator, mlp_generator
+
+    from kgan.training import AlternatingGAN, OGAN, OneStepGAN
+
+    noise = InstanceNoise(initial_std=1e4, decay_steps=1)
+    if trainer == "ogan":
+        gan = OGAN(
+            mlp_generator(z_dim=4),
+            mlp_discriminator(out_dim=4),
+            instance_noise=noise,
+            seed=0,
+        )
+    else:
+        cls = OneStepGAN if trainer == "onestep" else AlternatingGAN
+        gan = cls(
+            mlp_generator(),
+            mlp_discriminator(),
+            loss="hinge",
+            instance_noise=noise,
+            seed=0,
+        )
+    optimizer = keras.optimizers.SGD(1e-12)  # the weights barely move
+    if trainer == "alternating":
+        gan.compile(optimizer, keras.optimizers.SGD(1e-12))
+    else:
+        gan.compile(optimizer)
+    points = np.random.default_rng(0).uniform(-1, 1, (16, 2)).astype("float32")
+    losses = gan.fit(
+        points, batch_size=16, epochs=3, verbose=0
+    ).history["d_loss"]
+    # Step 0 sees the noise; steps 1 and 2 (fresh z, no noise) do not.
+    assert abs(losses[0]) > 100 * max(abs(losses[1]), abs(losses[2]))

@@ -68,6 +68,7 @@ class GANTrainer(keras.Model):
         self.z_dim = int(generator.inputs[0].shape[-1])
         self.image_shape = tuple(generator.outputs[0].shape[1:])
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.traced_step = None  # see `compute_loss_and_updates`
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
@@ -286,10 +287,30 @@ class GANTrainer(keras.Model):
 
     def current_step(self):
         """Training steps done so far (the optimizer's iteration count)."""
+        traced = getattr(self, "traced_step", None)
+        if traced is not None:
+            return traced
         optimizer = getattr(self, "optimizer", None)
         if optimizer is None:
             return ops.zeros((), "int64")
         return optimizer.iterations
+
+    def compute_loss_and_updates(self, *args, optimizer_variables=None, **kw):
+        """Keras' JAX loss function, with the step readable inside it.
+
+        During a JAX `fit` Keras detaches the optimizer variables' values
+        (they travel as the step function's state), so `optimizer.iterations`
+        cannot be read in the forward pass, where the instance-noise
+        schedule needs it. The traced iteration count is handed to
+        `current_step` for the duration of this (traced) call.
+        """
+        self.traced_step = _traced_iterations(self.optimizer, optimizer_variables)
+        try:
+            return super().compute_loss_and_updates(
+                *args, optimizer_variables=optimizer_variables, **kw
+            )
+        finally:
+            self.traced_step = None
 
     def update_trackers(self, d_loss, g_loss, real_scores, fake_scores):
         self.d_loss_tracker.update_state(d_loss)
@@ -388,6 +409,17 @@ def as_augment(augment, seed=None):
         "'color,translation,cutout' or a Keras layer. Received: "
         f"augment={augment!r}"
     )
+
+
+def _traced_iterations(optimizer, optimizer_variables):
+    """The value `optimizer.iterations` has in `optimizer_variables` (the
+    optimizer's variables, in its order), or None."""
+    if optimizer is None or not optimizer_variables:
+        return None
+    for variable, value in zip(optimizer.variables, optimizer_variables):
+        if variable is optimizer.iterations:
+            return value
+    return None
 
 
 def reduce_scores(outputs):
