@@ -298,3 +298,62 @@ def test_tensorboard_gets_losses_scores_grids_and_the_final_fid(tmp_path):
     assert logged == pytest.approx(d_loss[-1], rel=1e-5)
     config = RunConfig.from_json((out / "config.json").read_text())
     assert (config.steps, config.tensorboard, config.z_dim) == (4, True, 16)
+
+
+# -- resume: the run's own settings --------------------------------------------
+def test_resume_takes_the_run_s_settings_and_the_typed_flags(tmp_path, capsys):
+    parse = script_module("train_mnist").parse_args
+    first = cli.run_config(
+        parse(["--out", str(tmp_path), "--arch", "selfmod", "--z-dim", "16",
+               "--seed", "3", "--conditional", "--lr", "3e-4"]),  # fmt: skip
+        image_size=32, channels=1, num_classes=10,
+    )  # fmt: skip
+    (tmp_path / "config.json").write_text(first.to_json())
+    resumed = cli.run_config(
+        parse(["--out", str(tmp_path), "--resume", "--steps", "9000"]),
+        image_size=32, channels=1, num_classes=None,  # --conditional not typed
+    )  # fmt: skip
+    assert (resumed.arch, resumed.z_dim, resumed.seed) == ("selfmod", 16, 3)
+    assert (resumed.num_classes, resumed.lr) == (10, 3e-4)
+    assert (resumed.steps, resumed.resume) == (9000, True)
+    assert capsys.readouterr().out.strip().endswith(
+        "config.json; from the command line: --steps 9000"
+    )
+    # Without --resume the command line is the whole story.
+    fresh = cli.run_config(parse(["--out", str(tmp_path)]), 32, 1)
+    assert (fresh.arch, fresh.z_dim) == ("dcgan", 64)
+
+
+def test_a_damaged_saved_config_falls_back_to_the_command_line(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"arch": "selfmod", "z_')
+    args = script_module("train_mnist").parse_args(
+        ["--out", str(tmp_path), "--resume", "--z-dim", "24"]
+    )
+    config = cli.run_config(args, 32, 1)
+    assert (config.arch, config.z_dim) == ("dcgan", 24)
+    assert "warning: cannot read" in capsys.readouterr().out
+
+
+def test_typed_flags_are_recorded_exactly():
+    args = script_module("train_celeba").parse_args(
+        ["--data", "x", "--no-ogan", "--lr=3e-4", "--image-size", "64"]
+    )
+    assert args.typed == {"data", "ogan", "lr", "image_size"}
+    with pytest.raises(SystemExit):  # no abbreviations: typed means typed
+        script_module("train_celeba").parse_args(["--image-s", "64"])
+
+
+@pytest.mark.slow
+def test_out_and_resume_are_enough_to_continue_a_run(tmp_path, capsys):
+    main = script_module("train_mnist").main
+    out = str(tmp_path / "run")
+    main(["--out", out, "--arch", "selfmod", "--base-channels", "8"]
+         + ["--z-dim", "16", "--batch-size", "8", "--steps", "2"]
+         + ["--checkpoint-every", "2", "--sample-every", "100"])  # fmt: skip
+    capsys.readouterr()
+    main(["--out", out, "--resume", "--steps", "4"])  # nothing else typed
+    text = capsys.readouterr().out
+    assert "resumed from" in text and "from the command line: --steps 4" in text
+    saved = RunConfig.from_json((Path(out) / "config.json").read_text())
+    assert (saved.arch, saved.z_dim, saved.steps) == ("selfmod", 16, 4)
+    assert (Path(out) / "checkpoint" / "step_000000004.weights.h5").exists()

@@ -11,7 +11,7 @@ from kgan.cli.config import learning_rates, run_config  # noqa: F401
 from kgan.cli.flags import (  # noqa: F401
     ARCHS,
     LOSSES,
-    Typed,
+    Parser,
     common_parser,
     momentum,
     non_negative_float,

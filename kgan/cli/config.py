@@ -1,31 +1,96 @@
 """Parsed flags -> `kgan.recipes.RunConfig`."""
 
 import dataclasses
+import os
 
 from kgan.cli.flags import typed
 from kgan.cli.messages import as_flags, fail, say
-from kgan.recipes import ConfigError, RunConfig
+from kgan.recipes import ConfigError, RunConfig, preset
 
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))
+# Settings a script sets from a flag of another name.
+SCRIPT_FLAGS = {"num_classes": "conditional"}
+# Settings of this command itself, never taken from the saved run.
+THIS_COMMAND = ("out", "resume")
 
 
 def run_config(args, image_size=None, channels=3, num_classes=None):
     """The `RunConfig` of the parsed flags, for images of `image_size`
     (default `--image-size`) with `channels`; a combination that cannot
-    work raises the script's one-line `Failure`, in flag names."""
+    work raises the script's one-line `Failure`, in flag names.
+
+    With `--resume`, the run's own settings (`--out`/config.json) are the
+    base and only the flags typed now replace them, so a resume needs no
+    more than `--out DIR --resume`.
+    """
     values = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
     values["image_size"] = image_size or args.image_size
     values["channels"] = channels
     values["num_classes"] = num_classes
-    for name, value in getattr(args, "preset_unused", {}).items():
-        say(
-            f"kgan: --preset {args.preset}: {name}={value} does not apply "
-            f"to this script (it trains {values['image_size']} px images)"
-        )
+    saved = saved_settings(args)
+    if saved is not None:
+        values = resumed_settings(args, values, saved)
+    else:
+        for name, value in getattr(args, "preset_unused", {}).items():
+            say(
+                f"kgan: --preset {args.preset}: {name}={value} does not apply "
+                f"to this script (it trains {values['image_size']} px images)"
+            )
     try:
         return RunConfig(**values)
     except ConfigError as error:
         fail(as_flags(str(error)))
+
+
+def saved_settings(args):
+    """The settings in `--out`/config.json when resuming, else None (a
+    damaged file is reported and the command line used instead)."""
+    path = os.path.join(args.out, "config.json")
+    if not args.resume or not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            saved = RunConfig.from_json(f.read())
+    except (OSError, ValueError) as error:  # ConfigError is a ValueError
+        say(
+            f"kgan: warning: cannot read {path} ({as_flags(str(error))}); "
+            "the settings come from this command line"
+        )
+        return None
+    return dataclasses.asdict(saved)
+
+
+def resumed_settings(args, values, saved):
+    """`saved` with the settings whose flags were typed now; says which."""
+    typed_now = {
+        name
+        for name in FIELDS
+        if typed(args, SCRIPT_FLAGS.get(name, name))
+    }
+    if typed(args, "preset"):
+        typed_now |= set(preset(args.preset)) & set(FIELDS)
+    merged, changed = dict(values), []
+    for name in FIELDS:
+        if name in THIS_COMMAND:
+            continue
+        if name in typed_now and values[name] != saved[name]:
+            changed.append(name)
+        elif name not in typed_now:
+            merged[name] = saved[name]
+    path = os.path.join(args.out, "config.json")
+    say(
+        f"kgan: resuming with the settings of {path}"
+        + (
+            "; from the command line: "
+            + ", ".join(
+                f"{as_flags(f'`{SCRIPT_FLAGS.get(n, n)}`')} {merged[n]}"
+                for n in changed
+            )
+            if changed
+            else ""
+        )
+    )
+    return merged
 
 
 def learning_rates(args):

@@ -1,6 +1,7 @@
 """The flags both scripts share, and the argparse types they use."""
 
 import argparse
+import sys
 
 from kgan import distribution
 from kgan.recipes import presets
@@ -29,14 +30,34 @@ def non_negative_float(text):
     return value
 
 
-class Typed(argparse.Action):
-    """Stores the value and records that the user typed the flag, so a
-    flag that cannot apply is refused instead of silently ignored."""
+class Parser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` that also records which flags the command
+    line typed (`args.typed`, a set of dests): a typed flag that cannot
+    apply is refused instead of ignored, and on `--resume` the typed flags
+    win over the run's saved settings. Abbreviated flags are off, so a
+    typed flag is always spelled out."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        typed = set(getattr(namespace, "typed", set()))
-        setattr(namespace, "typed", typed | {self.dest})
+    def __init__(self, **kwargs):
+        self.flag_actions = []  # before argparse adds --help
+        super().__init__(allow_abbrev=False, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        self.flag_actions.append(action)
+        return action
+
+    def parse_args(self, args=None, namespace=None):
+        argv = sys.argv[1:] if args is None else [str(a) for a in args]
+        parsed = super().parse_args(argv, namespace)
+        tokens = argv[: argv.index("--")] if "--" in argv else argv
+        parsed.typed = {
+            action.dest
+            for action in self.flag_actions
+            for option in action.option_strings
+            for token in tokens
+            if token == option or token.startswith(option + "=")
+        }
+        return parsed
 
 
 def typed(args, name):
@@ -53,7 +74,7 @@ def momentum(text):
 
 def common_parser(description, out_default, steps_default, **defaults):
     """The flags both scripts share; `defaults` overrides per script."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -77,14 +98,12 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--lr",
         type=positive_float,
         default=1e-4,
-        action=Typed,
         help="learning rate (RMSprop, rho 0.99, as Su's scripts)",
     )
     p.add_argument(
         "--g-lr",
         type=positive_float,
         default=None,
-        action=Typed,
         help="the generator's own learning rate (TTUR, Heusel et al. "
         "2017); default: --lr",
     )
