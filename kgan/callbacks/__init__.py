@@ -24,6 +24,7 @@ from kgan.callbacks.images import (
     save_image_grid,
     slerp,
 )
+from kgan.callbacks.progressive import ProgressiveSchedule
 from kgan.callbacks.tensorboard import (
     ScalarSummaries,
     write_image,
@@ -36,6 +37,7 @@ __all__ = [
     "InterpolationStrip",
     "LogStep",
     "LossPlot",
+    "ProgressiveSchedule",
     "ReconstructionGrid",
     "ScalarSummaries",
     "SampleGrid",

@@ -19,6 +19,9 @@ from kgan.layers.learned_constant import LearnedConstant
 from kgan.layers.minibatch_standard_deviation import MinibatchStandardDeviation
 from kgan.layers.noise_injection import NoiseInjection
 from kgan.layers.pixel_normalization import PixelNormalization
+from kgan.layers.progressive import schedule_level, set_level
+from kgan.layers.progressive_blend import ProgressiveBlend
+from kgan.layers.progressive_downsample import ProgressiveDownsample
 from kgan.layers.self_attention_2d import SelfAttention2D
 from kgan.layers.self_modulated_batch_normalization import (
     SelfModulatedBatchNormalization,
@@ -38,7 +41,11 @@ __all__ = [
     "MinibatchStandardDeviation",
     "NoiseInjection",
     "PixelNormalization",
+    "ProgressiveBlend",
+    "ProgressiveDownsample",
     "SelfAttention2D",
     "SelfModulatedBatchNormalization",
     "StyleMixing",
+    "schedule_level",
+    "set_level",
 ]
