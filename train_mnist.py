@@ -54,7 +54,10 @@ def main(argv=None):
     args = parse_args(argv)
     placement = cli.placement(args)  # before anything runs on a device
     config = cli.run_config(
-        args, image_size=32, channels=1, num_classes=10 if args.conditional else None
+        args,
+        image_size=32,
+        channels=1,
+        num_classes=10 if args.conditional else None,
     )
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:

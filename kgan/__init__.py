@@ -15,7 +15,7 @@ from kgan import (  # noqa: E402,F401
     losses,
     metrics,
     models,
+    recipes,
     training,
 )
-from kgan import recipes  # noqa: E402,F401
 from kgan.sampling import sample, truncated_normal  # noqa: E402,F401

@@ -44,9 +44,25 @@ def script_stops():
         yield stop
     except Exception as error:  # noqa: BLE001 - outcome sorts them
 
-        def rethrow(argv):
+        def rethrow(argv, error=error):
             raise error
 
         stop.code, stop.at_once = cli.outcome(rethrow)
     else:
         raise AssertionError("the script went on instead of stopping")
+
+
+def h5_arrays(path):
+    """Every array in the HDF5 file `path` (a `.weights.h5`), by name."""
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, item: (
+                arrays.__setitem__(name, item[()])
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
+    return arrays

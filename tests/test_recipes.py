@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from script_helpers import script_module, script_stops
+from script_helpers import h5_arrays, script_module, script_stops
 
 from kgan import cli, recipes
 from kgan.layers import SelfModulatedBatchNormalization
@@ -214,14 +214,18 @@ def test_mnist_says_which_preset_settings_do_not_apply(capsys):
         ["--preset", "o_gan_celeba_sm_4x4", "--base-channels", "4"]
     )
     config = cli.run_config(args, image_size=32, channels=1)
-    assert (config.arch, config.ogan, config.image_size) == ("selfmod", True, 32)
+    assert (config.arch, config.ogan, config.image_size) == (
+        "selfmod",
+        True,
+        32,
+    )
     assert (
         "kgan: --preset o_gan_celeba_sm_4x4: image_size=128 does not apply "
         "to this script (it trains 32 px images)"
     ) in capsys.readouterr().out
 
 
-# -- how a script ends ----------------------------------------------------------
+# -- how a script ends -----------------------------------------------------
 def test_outcome_gives_one_line_and_the_exit_code(capsys):
     from kgan.distribution import JoinTimeout
 
@@ -230,7 +234,11 @@ def test_outcome_gives_one_line_and_the_exit_code(capsys):
         (ConfigError("drop `loss`"), (2, False), "error: drop --loss"),
         (recipes.Interrupted("saved"), (130, False), "error: saved"),
         (recipes.PeerLost("gone"), (1, True), "error: gone"),
-        (JoinTimeout("late `join_timeout`"), (2, True), "error: late --join-timeout"),
+        (
+            JoinTimeout("late `join_timeout`"),
+            (2, True),
+            "error: late --join-timeout",
+        ),
     ]
     for error, expected, line in cases:
 
@@ -287,14 +295,18 @@ def test_tensorboard_gets_losses_scores_grids_and_the_final_fid(tmp_path):
         assert steps[tag] == [2, 4], tag
     assert steps["final/mnist_fid"] == [4]
     metrics = json.loads((out / "metrics.json").read_text())
-    logged = float(make_ndarray(events.Tensors("final/mnist_fid")[0].tensor_proto))
+    logged = float(
+        make_ndarray(events.Tensors("final/mnist_fid")[0].tensor_proto)
+    )
     assert logged == pytest.approx(metrics["mnist_fid"], rel=1e-5)
     grid = events.Tensors("samples")[-1].tensor_proto.string_val
     assert grid[:2] == [b"256", b"256"]  # 8x8 digits of 32 px
     history = (out / "history.csv").read_text().splitlines()
     d_loss = [float(row.split(",")[history[0].split(",").index("d_loss")])
               for row in history[1:]]  # fmt: skip
-    logged = float(make_ndarray(events.Tensors("train/d_loss")[-1].tensor_proto))
+    logged = float(
+        make_ndarray(events.Tensors("train/d_loss")[-1].tensor_proto)
+    )
     assert logged == pytest.approx(d_loss[-1], rel=1e-5)
     config = RunConfig.from_json((out / "config.json").read_text())
     assert (config.steps, config.tensorboard, config.z_dim) == (4, True, 16)
@@ -316,15 +328,19 @@ def test_resume_takes_the_run_s_settings_and_the_typed_flags(tmp_path, capsys):
     assert (resumed.arch, resumed.z_dim, resumed.seed) == ("selfmod", 16, 3)
     assert (resumed.num_classes, resumed.lr) == (10, 3e-4)
     assert (resumed.steps, resumed.resume) == (9000, True)
-    assert capsys.readouterr().out.strip().endswith(
-        "config.json; from the command line: --steps 9000"
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("config.json; from the command line: --steps 9000")
     )
     # Without --resume the command line is the whole story.
     fresh = cli.run_config(parse(["--out", str(tmp_path)]), 32, 1)
     assert (fresh.arch, fresh.z_dim) == ("dcgan", 64)
 
 
-def test_a_damaged_saved_config_falls_back_to_the_command_line(tmp_path, capsys):
+def test_a_damaged_saved_config_falls_back_to_the_command_line(
+    tmp_path, capsys
+):
     (tmp_path / "config.json").write_text('{"arch": "selfmod", "z_')
     args = script_module("train_mnist").parse_args(
         ["--out", str(tmp_path), "--resume", "--z-dim", "24"]
@@ -357,3 +373,59 @@ def test_out_and_resume_are_enough_to_continue_a_run(tmp_path, capsys):
     saved = RunConfig.from_json((Path(out) / "config.json").read_text())
     assert (saved.arch, saved.z_dim, saved.steps) == ("selfmod", 16, 4)
     assert (Path(out) / "checkpoint" / "step_000000004.weights.h5").exists()
+
+
+# -- progressive growing through the scripts ----------------------------------
+def test_progressive_is_refused_where_kgan_has_no_progressive_form():
+    with pytest.raises(ConfigError, match="use `arch` dcgan"):
+        RunConfig(progressive=True, arch="stylegan")
+    with pytest.raises(ConfigError, match="without `num_classes`"):
+        RunConfig(progressive=True, num_classes=10)
+    schedule = RunConfig(progressive=True, steps=1500).progressive_schedule
+    assert schedule == (375, 187)  # 4, 8, 16, 32 px: four equal stages
+
+
+@pytest.mark.slow
+def test_a_progressive_run_resumed_mid_fade_equals_an_uninterrupted_one(
+    tmp_path, monkeypatch
+):
+    import os
+    import signal
+
+    from kgan.callbacks._common import training_step
+    from kgan.layers import ProgressiveBlend
+
+    main = script_module("train_mnist").main
+    common = ["--progressive", "--base-channels", "8", "--z-dim", "16"]
+    common += ["--batch-size", "8", "--steps", "16", "--no-ema"]
+    common += ["--checkpoint-every", "4", "--sample-every", "100"]
+    main([*common, "--out", str(tmp_path / "whole")])
+
+    class StopAtFive(keras.callbacks.Callback):  # level 0.5: mid-fade
+        def on_train_batch_end(self, batch, logs=None):
+            if training_step(self.model) == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    real = recipes.run_callbacks
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            recipes,
+            "run_callbacks",
+            lambda *a, **k: [*real(*a, **k), StopAtFive()],
+        )
+        code, _ = cli.outcome(main, [*common, "--out", str(tmp_path / "split")])
+    assert code == 130
+    main(["--out", str(tmp_path / "split"), "--resume"])
+    whole, split = (
+        h5_arrays(tmp_path / name / "checkpoint" / "step_000000016.weights.h5")
+        for name in ("whole", "split")
+    )
+    assert whole.keys() == split.keys() and len(whole) > 20
+    for key in whole:
+        np.testing.assert_allclose(
+            whole[key], split[key], rtol=1e-5, atol=1e-6, err_msg=key
+        )
+    generator = keras.models.load_model(tmp_path / "split" / "generator.keras")
+    blend = [x for x in _layers(generator) if isinstance(x, ProgressiveBlend)]
+    assert [float(keras.ops.convert_to_numpy(b.level)) for b in blend] == [3.0]
+    assert generator.outputs[0].shape[1:] == (32, 32, 1)

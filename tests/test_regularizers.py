@@ -398,7 +398,7 @@ def test_instance_noise_follows_the_step_inside_fit(trainer):
     step 0 that is gone from step 1 on shows in the first step's loss only."""
     from gan_fixtures import mlp_discriminator, mlp_generator
 
-    from kgan.training import AlternatingGAN, OGAN, OneStepGAN
+    from kgan.training import OGAN, AlternatingGAN, OneStepGAN
 
     noise = InstanceNoise(initial_std=1e4, decay_steps=1)
     if trainer == "ogan":
@@ -423,8 +423,8 @@ def test_instance_noise_follows_the_step_inside_fit(trainer):
     else:
         gan.compile(optimizer)
     points = np.random.default_rng(0).uniform(-1, 1, (16, 2)).astype("float32")
-    losses = gan.fit(
-        points, batch_size=16, epochs=3, verbose=0
-    ).history["d_loss"]
+    losses = gan.fit(points, batch_size=16, epochs=3, verbose=0).history[
+        "d_loss"
+    ]
     # Step 0 sees the noise; steps 1 and 2 (fresh z, no noise) do not.
     assert abs(losses[0]) > 100 * max(abs(losses[1]), abs(losses[2]))

@@ -5,7 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from script_helpers import script_module, script_stops
+from script_helpers import h5_arrays, script_module, script_stops
 
 from kgan import cli, recipes
 from kgan.losses import WeightClip
@@ -175,7 +175,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     # The checkpoints of step 4 hold both networks and the optimizer: D's
     # weights depend on the batches directly.
     whole, split = (
-        _h5_arrays(tmp_path / name / "checkpoint" / "step_000000004.weights.h5")
+        h5_arrays(tmp_path / name / "checkpoint" / "step_000000004.weights.h5")
         for name in ("whole", "split")
     )
     assert whole.keys() == split.keys() and len(whole) > 20
@@ -183,21 +183,6 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
         np.testing.assert_allclose(
             whole[key], split[key], rtol=1e-5, atol=1e-6, err_msg=key
         )
-
-
-def _h5_arrays(path):
-    import h5py
-
-    arrays = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(
-            lambda name, item: (
-                arrays.__setitem__(name, item[()])
-                if isinstance(item, h5py.Dataset)
-                else None
-            )
-        )
-    return arrays
 
 
 def test_a_damaged_checkpoint_still_guards_the_run(tmp_path, capsys):

@@ -212,6 +212,7 @@ SHARED_FLAGS = (
     "--max-channels", "--weight-clip", "--body", "--attention",
     "--instance-noise", "--corr-weight", "--ema-scope", "--tensorboard",
     "--preset", "--style-mixing", "--equalized-lr", "--augment",
+    "--progressive",
 )  # fmt: skip
 
 

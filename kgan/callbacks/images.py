@@ -174,7 +174,6 @@ class SampleGrid(_PictureCallback):
         num_classes=None,
         prefix="samples",
         ema=True,
-   
         tensorboard_dir=None,
     ):
         super().__init__(out_dir, every_n_steps, prefix, ema, tensorboard_dir)
@@ -228,7 +227,6 @@ class ReconstructionGrid(_PictureCallback):
         scale=0.9,
         prefix="reconstructions",
         ema=True,
-   
         tensorboard_dir=None,
     ):
         super().__init__(out_dir, every_n_steps, prefix, ema, tensorboard_dir)
@@ -290,7 +288,6 @@ class InterpolationStrip(_PictureCallback):
         num_classes=None,
         prefix="interpolation",
         ema=True,
-   
         tensorboard_dir=None,
     ):
         super().__init__(out_dir, every_n_steps, prefix, ema, tensorboard_dir)

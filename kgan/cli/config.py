@@ -23,7 +23,9 @@ def run_config(args, image_size=None, channels=3, num_classes=None):
     base and only the flags typed now replace them, so a resume needs no
     more than `--out DIR --resume`.
     """
-    values = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    values = {
+        name: getattr(args, name) for name in FIELDS if hasattr(args, name)
+    }
     values["image_size"] = image_size or args.image_size
     values["channels"] = channels
     values["num_classes"] = num_classes
@@ -63,9 +65,7 @@ def saved_settings(args):
 def resumed_settings(args, values, saved):
     """`saved` with the settings whose flags were typed now; says which."""
     typed_now = {
-        name
-        for name in FIELDS
-        if typed(args, SCRIPT_FLAGS.get(name, name))
+        name for name in FIELDS if typed(args, SCRIPT_FLAGS.get(name, name))
     }
     if typed(args, "preset"):
         typed_now |= set(preset(args.preset)) & set(FIELDS)

@@ -145,8 +145,7 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--n-critic",
         type=positive_int,
         default=None,
-        help="--trainer alternating: D steps per G step (default 1; "
-        "WGAN's 5)",
+        help="--trainer alternating: D steps per G step (default 1; WGAN's 5)",
     )
     p.add_argument(
         "--label-smoothing",
@@ -343,6 +342,13 @@ def common_parser(description, out_default, steps_default, **defaults):
         default=4,
         help="--arch stylegan: depth of the mapping network z -> w (1 "
         "avoided the mode collapse of 4 on MNIST, docs/RESULTS.md)",
+    )
+    p.add_argument(
+        "--progressive",
+        action="store_true",
+        help="progressive growing (PGGAN): G (a pixel-normalised DCGAN "
+        "form) and D grow from 4x4 to the image size; the stages share "
+        "--steps equally, the first half of each fading it in",
     )
     p.add_argument(
         "--style-mixing",

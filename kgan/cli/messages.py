@@ -13,8 +13,8 @@ FLAG_NAMES = {"num_classes": "--conditional"}
 
 class Failure(Exception):
     """A script's one-line error: `code` is the exit status; `end_at_once`
-    asks the script to end without Python's clean-up (a process stuck in a collective or in JAX's
-    shutdown barrier would not end otherwise)."""
+    asks the script to end without Python's clean-up (a process stuck in a
+    collective or in JAX's shutdown barrier would not end otherwise)."""
 
     def __init__(self, message, code=2, end_at_once=False):
         super().__init__(message)

@@ -2,7 +2,7 @@
 
 import keras
 
-from kgan import losses, models, training
+from kgan import layers, losses, models, training
 from kgan.recipes.config import ConfigError
 
 
@@ -14,7 +14,9 @@ def build_models(config):
     except ValueError as error:
         if isinstance(error, ConfigError):
             raise
-        raise ConfigError(f"`image_size` {config.image_size}: {error}") from None
+        raise ConfigError(
+            f"`image_size` {config.image_size}: {error}"
+        ) from None
 
 
 def _width(config):
@@ -38,6 +40,8 @@ def _generator(config):
     shape = (config.image_size, config.channels, config.z_dim)
     classes = config.num_classes
     width = _width(config)
+    if config.progressive:
+        return models.progressive_dcgan_generator(*shape, **width)
     if config.arch == "dcgan":
         return models.dcgan_generator(
             *shape, classes, **width, **_options(config, "kernel_size")
@@ -69,13 +73,19 @@ def _discriminator(config):
             *args, **_width(config), **spectral,
             **_options(config, "attention"),
         )  # fmt: skip
-    return models.dcgan_discriminator(
+    d = models.dcgan_discriminator(
         *args,
         batch_norm=not config.gradient_penalised,
         **_width(config),
         **_options(config, "kernel_size"),
         **spectral,
     )
+    if not config.progressive:
+        return d
+    # Real and fake images both reach D at the current stage's resolution.
+    images = keras.Input(d.inputs[0].shape[1:], name="images")
+    seen = layers.ProgressiveDownsample(name="progressive_downsample")(images)
+    return keras.Model(images, d(seen), name="progressive_discriminator")
 
 
 def optimizer(config, lr, ema=False):
@@ -91,7 +101,9 @@ def adversarial_loss(config):
     """`(loss, regularizers)` for the config's loss and label smoothing."""
     loss, regularizers = losses.get_preset(config.adversarial_loss)
     if config.label_smoothing:
-        base = {"r1": "ns"}.get(config.adversarial_loss, config.adversarial_loss)
+        base = {"r1": "ns"}.get(
+            config.adversarial_loss, config.adversarial_loss
+        )
         try:
             loss = losses.get_loss(base, label_smoothing=config.label_smoothing)
         except ValueError as error:
@@ -154,4 +166,8 @@ def build(config):
     """`(gan, generator, discriminator)`: models and trainer for `config`,
     built under the current distribution scope."""
     generator, discriminator = build_models(config)
-    return build_trainer(config, generator, discriminator), generator, discriminator
+    return (
+        build_trainer(config, generator, discriminator),
+        generator,
+        discriminator,
+    )

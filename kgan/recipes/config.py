@@ -47,6 +47,10 @@ class RunConfig:
         spectral_norm: spectral normalisation of D (None: on for "resnet").
         attention: self-attention resolution in a ResNet G (and D).
         mapping_layers: `arch="stylegan"`: depth of the z -> w network.
+        progressive: progressive growing (Karras et al. 2018): G and D
+            grow from 4x4 to `image_size`, each stage faded in; `arch`
+            dcgan only so far (a pixel-normalised DCGAN-like G). The
+            stages share `steps` equally (`progressive_schedule`).
         style_mixing: `arch="stylegan"`: probability of style-mixing
             regularisation (Karras et al. 2019); 0 is off.
         equalized_lr: `arch="stylegan"`: the equalised learning rate
@@ -98,6 +102,7 @@ class RunConfig:
     spectral_norm: bool | None = None
     attention: int | None = None
     mapping_layers: int = 4
+    progressive: bool = False
     style_mixing: float = 0.0
     equalized_lr: bool = False
     ogan: bool = False
@@ -157,6 +162,14 @@ class RunConfig:
         )
 
     @property
+    def progressive_schedule(self):
+        """`(stage_steps, fade_steps)`: every stage from 4x4 up trains an
+        equal share of `steps`, the first half of it fading the stage in."""
+        stages = int(math.log2(self.image_size // 4)) + 1
+        stage_steps = max(1, math.ceil(self.steps / stages))
+        return stage_steps, stage_steps // 2
+
+    @property
     def epochs(self):
         """Keras epochs of `checkpoint_every` steps covering `steps`."""
         return math.ceil(self.steps / self.checkpoint_every)
@@ -195,6 +208,15 @@ class RunConfig:
         self._check_combinations()
 
     def _check_combinations(self):
+        if self.progressive and (
+            self.arch != "dcgan" or self.num_classes is not None
+        ):
+            raise ConfigError(
+                "`progressive` grows an unconditional DCGAN-form generator "
+                "(kgan has no progressive StyleGAN, ResNet, SELF-MOD or "
+                "class-conditional form yet): use `arch` dcgan without "
+                "`num_classes`, or drop `progressive`."
+            )
         if self.augment is not None:
             from kgan.layers.diff_augment import parse_policy
 
@@ -234,8 +256,7 @@ class RunConfig:
             )
         if self.ogan and self.num_classes is not None:
             raise ConfigError(
-                "`ogan` takes an unconditional generator: drop "
-                "`num_classes`."
+                "`ogan` takes an unconditional generator: drop `num_classes`."
             )
         if self.ogan and self.loss not in (None, "gan-qp"):
             raise ConfigError(
@@ -258,7 +279,8 @@ class RunConfig:
         if self.label_smoothing:
             base = {"r1": "ns"}.get(self.adversarial_loss)
             if self.ogan or (base or self.adversarial_loss) not in (
-                "ns", "lsgan"
+                "ns",
+                "lsgan",
             ):
                 raise ConfigError(
                     "`label_smoothing` applies to `loss` ns, r1 or lsgan, not "
@@ -285,7 +307,9 @@ class RunConfig:
     @classmethod
     def from_json(cls, text):
         values = json.loads(text)
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        unknown = sorted(
+            set(values) - {f.name for f in dataclasses.fields(cls)}
+        )
         if unknown:
             raise ConfigError(
                 f"unknown run settings {', '.join(unknown)}: this config "
@@ -307,4 +331,6 @@ def _choice(name, value, choices):
 
 def _at_least(name, value, low):
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"`{name}` must be an integer >= {low}, got {value!r}")
+        raise ConfigError(
+            f"`{name}` must be an integer >= {low}, got {value!r}"
+        )

@@ -88,13 +88,17 @@ def run_callbacks(
         kc.LossPlot(os.path.join(config.out, "loss.png"), csv_path=history),
         checkpoint,  # restores before StopAtStep counts the steps
     ]
-    if learning_rates is not None and any(r is not None for r in learning_rates):
+    if learning_rates is not None and any(
+        r is not None for r in learning_rates
+    ):
         callbacks.append(LearningRates(*learning_rates))  # after the restore
     if config.resume:
         callbacks.append(DataPosition(start_step(config)))
     if board and chief:
         callbacks.append(kc.ScalarSummaries(board, config.sample_every))
     every, seed, classes = config.sample_every, config.seed, config.num_classes
+    if config.progressive:  # the level follows the step, resumes too
+        callbacks.append(kc.ProgressiveSchedule(*config.progressive_schedule))
     callbacks += [
         kc.StopAtStep(config.steps),
         kc.TerminateOnNaN(checkpoint),
@@ -102,7 +106,10 @@ def run_callbacks(
             samples, every, sample_rows, seed, classes, tensorboard_dir=board
         ),
         kc.InterpolationStrip(
-            samples, every, seed=seed + 1, num_classes=classes,
+            samples,
+            every,
+            seed=seed + 1,
+            num_classes=classes,
             tensorboard_dir=board,
         ),  # fmt: skip
     ]
@@ -309,7 +316,9 @@ def save_generator(config, generator, callbacks):
                 )
             else:
                 advice = "Start again with a lower --lr and another --out."
-            raise Diverged(f"{message} No generator.keras was written. {advice}")
+            raise Diverged(
+                f"{message} No generator.keras was written. {advice}"
+            )
     path = os.path.join(config.out, "generator.keras")
     if distribution.is_chief():
         with atomic_path(path) as tmp, distribution.process_local():

@@ -304,7 +304,9 @@ class GANTrainer(keras.Model):
         schedule needs it. The traced iteration count is handed to
         `current_step` for the duration of this (traced) call.
         """
-        self.traced_step = _traced_iterations(self.optimizer, optimizer_variables)
+        self.traced_step = _traced_iterations(
+            self.optimizer, optimizer_variables
+        )
         try:
             return super().compute_loss_and_updates(
                 *args, optimizer_variables=optimizer_variables, **kw
