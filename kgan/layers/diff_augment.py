@@ -4,12 +4,13 @@ import keras
 from keras import ops
 
 from kgan._checks import integer, is_number
+from kgan._seed_state import SavedSeedState
 
 POLICIES = ("color", "translation", "cutout")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class DiffAugment(keras.layers.Layer):
+class DiffAugment(SavedSeedState, keras.layers.Layer):
     """Random, differentiable augmentations of a batch of images.
 
     DiffAugment (Zhao et al. 2020) augments the real *and* the fake images
@@ -111,19 +112,6 @@ class DiffAugment(keras.layers.Layer):
             "seed": self.seed,
         }
         return {**base_config, **config}
-
-    # The seed state is saved, so a reloaded trainer augments as the saved
-    # one would have (as the trainer does for its z).
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state)
-
-    def load_own_variables(self, store):
-        if "seed_state" in store.keys():
-            self.seed_generator.state.assign(store["seed_state"])
-        super().load_own_variables(
-            {k: store[k] for k in store.keys() if k != "seed_state"}
-        )
 
     # -- the random transforms: parameters drawn per image ------------------
     def _uniform(self, x, low, high):

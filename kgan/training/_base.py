@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from kgan import losses as kgan_losses
+from kgan._seed_state import SavedSeedState
 from kgan.callbacks.nan import with_nan_stop
 from kgan.layers.diff_augment import DiffAugment
 from kgan.training import checks
@@ -20,7 +21,7 @@ from kgan.training.optimizers import (
 )
 
 
-class GANTrainer(keras.Model):
+class GANTrainer(SavedSeedState, keras.Model):
     """Base class of the kgan trainers (not used directly).
 
     Args:
@@ -338,19 +339,6 @@ class GANTrainer(keras.Model):
         optimizer = getattr(self, "optimizer", None)
         if optimizer is not None:  # create its slots, so they load
             optimizer.build(self.trainable_variables)
-
-    # The noise generator's state is saved with the weights, so a reloaded
-    # trainer draws the same z as the one that was saved.
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state)
-
-    def load_own_variables(self, store):
-        if "seed_state" in store.keys():
-            self.seed_generator.state.assign(store["seed_state"])
-        super().load_own_variables(
-            {k: store[k] for k in store.keys() if k != "seed_state"}
-        )
 
     def get_config(self):
         config = super().get_config()
