@@ -96,6 +96,30 @@ TABLES = {
         # Su: the StyleGAN form converges but with slight mode collapse.
         ("StyleGAN form (AdaIN)", {"arch": "stylegan"}),
     ],
+    # Su's open question (does the StyleGAN form need PGGAN's training?):
+    # `run --tables growing growing_stylegan --steps 1500`.
+    "growing": [
+        ("DCGAN", {}),
+        ("DCGAN, progressive", {"progressive": True}),
+        ("StyleGAN form", {"arch": "stylegan"}),
+        (
+            "StyleGAN form, style mixing 0.9",
+            {"arch": "stylegan", "style_mixing": 0.9},
+        ),
+    ],
+    # GAN-QP at the scale of its paper's scripts against O-GAN's scale and
+    # hinge (the `losses` table's rows, 500 steps).
+    "gan_qp": [
+        ("hinge", {}),
+        ("GAN-QP, O-GAN's scale (mean squared, λ = 2)", {"loss": "gan-qp"}),
+        ("GAN-QP, paper's scale (mean L1, λ = 10)", {"loss": "gan-qp-l1"}),
+    ],
+    "growing_stylegan": [
+        (
+            "StyleGAN form, progressive",
+            {"arch": "stylegan", "progressive": True},
+        ),
+    ],
 }
 
 
@@ -138,11 +162,16 @@ def train_run(config, seed, steps, eval_every, threads, key):
     classifier = metrics.mnist_classifier()
     reference = images[train[:2500]]
     curve = training_curve(reference, classifier, num_classes)
+    callbacks = [curve]
+    if run.progressive:  # the level follows the step, as in the scripts
+        from kgan.callbacks import ProgressiveSchedule
+
+        callbacks.append(ProgressiveSchedule(*run.progressive_schedule))
     gan.fit(
         dataset,
         epochs=steps // eval_every,
         steps_per_epoch=eval_every,
-        callbacks=[curve],
+        callbacks=callbacks,
         verbose=0,
     )
 

@@ -76,6 +76,17 @@ def reference(name, label_smoothing=0.0, lambda_=2.0):
             ).mean(),
             lambda r, f: f.mean(),
         ),
+        # Su's gan-qp scripts score real HIGH: with s' = -s, t = s'_r - s'_f,
+        # d_norm = 10 * mean|x_r - x_f|, D minimises -t + 0.5 t^2 / d_norm.
+        "gan-qp-l1": (
+            lambda r, f, xr, xf: (
+                -((-r) - (-f))
+                + 0.5
+                * ((-r) - (-f)) ** 2
+                / (10 * np.abs(xr - xf).reshape(len(xr), -1).mean(axis=1))
+            ).mean(),
+            lambda r, f: f.mean(),
+        ),
     }
     return table[name]
 
@@ -91,6 +102,7 @@ CASES = [
     ("ragan", {}, "ragan"),
     ("gan-qp", {}, "gan-qp"),
     ("gan_qp", {"lambda_": 0.5}, "gan-qp"),
+    ("gan-qp-l1", {}, "gan-qp-l1"),
 ]
 
 
@@ -177,6 +189,17 @@ def test_gan_qp_needs_images():
     np.testing.assert_allclose(get_loss("gan-qp").g_loss(s_r, s_f), s_f.mean())
 
 
+def test_gan_qp_l2_distance_and_a_bad_distance():
+    s_r, s_f, x_r, x_f = random_batch()
+    loss = get_loss("gan-qp", lambda_=10.0, distance="l2")
+    d = loss.d_loss(s_r, s_f, real_images=x_r, fake_images=x_f)
+    norm = np.sqrt(((x_r - x_f) ** 2).reshape(len(x_r), -1).mean(axis=1))
+    t = s_r - s_f
+    np.testing.assert_allclose(d, (t + t**2 / (20 * norm)).mean(), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"`distance` must be one of"):
+        get_loss("gan-qp", distance="l3")
+
+
 def test_gan_qp_guards_identical_images():
     s_r, s_f, x_r, _ = random_batch()
     d = get_loss("gan-qp").d_loss(s_r, s_f, real_images=x_r, fake_images=x_r)
@@ -219,7 +242,9 @@ def test_losses_trace_with_unknown_batch():
     )
 
 
-@pytest.mark.parametrize("name,kwargs,ref_name", [CASES[2], CASES[9]])
+@pytest.mark.parametrize(
+    "name,kwargs,ref_name", [CASES[2], CASES[9], CASES[10]]
+)
 def test_serialization_round_trip(name, kwargs, ref_name):
     # The cases with options: their d function is a `functools.partial`.
     loss = get_loss(name, **kwargs)

@@ -377,10 +377,12 @@ def test_out_and_resume_are_enough_to_continue_a_run(tmp_path, capsys):
 
 # -- progressive growing through the scripts ----------------------------------
 def test_progressive_is_refused_where_kgan_has_no_progressive_form():
-    with pytest.raises(ConfigError, match="use `arch` dcgan"):
-        RunConfig(progressive=True, arch="stylegan")
+    for arch in ("resnet", "selfmod"):
+        with pytest.raises(ConfigError, match="use `arch` stylegan"):
+            RunConfig(progressive=True, arch=arch)
     with pytest.raises(ConfigError, match="without `num_classes`"):
         RunConfig(progressive=True, num_classes=10)
+    RunConfig(progressive=True, arch="stylegan", num_classes=10)
     schedule = RunConfig(progressive=True, steps=1500).progressive_schedule
     assert schedule == (375, 187)  # 4, 8, 16, 32 px: four equal stages
 

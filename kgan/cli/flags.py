@@ -122,6 +122,7 @@ def common_parser(description, out_default, steps_default, **defaults):
         choices=LOSSES,
         default=None,
         help="adversarial loss, default hinge (O-GAN: its own gan-qp); "
+        "gan-qp is at O-GAN's scale, gan-qp-l1 at the GAN-QP paper's; "
         "wgan-gp / wgan-div / r1 add their penalty, "
         "and their critic has no BatchNorm; plain wgan clips the critic's "
         "weights, see --weight-clip)",
@@ -347,8 +348,9 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--progressive",
         action="store_true",
         help="progressive growing (PGGAN): G (a pixel-normalised DCGAN "
-        "form) and D grow from 4x4 to the image size; the stages share "
-        "--steps equally, the first half of each fading it in",
+        "form, or with --arch stylegan the StyleGAN form) and D grow from "
+        "4x4 to the image size; the stages share --steps equally, the "
+        "first half of each fading it in",
     )
     p.add_argument(
         "--style-mixing",

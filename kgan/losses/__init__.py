@@ -12,6 +12,7 @@ import inspect
 
 from kgan._checks import number_in, positive_number
 from kgan.losses.adversarial import (
+    GAN_QP_DISTANCES,
     AdversarialLoss,
     gan_qp_d,
     gan_qp_g,
@@ -83,12 +84,24 @@ def _ragan():
     return AdversarialLoss(ragan_d, ragan_g, name="ragan")
 
 
-def _gan_qp(lambda_=2.0):
+def _gan_qp(lambda_=2.0, distance="squared"):
+    """O-GAN's scale: `lambda_` 2 on the mean squared pixel distance."""
     lambda_ = positive_number("lambda_", lambda_)
-    d_loss = functools.partial(gan_qp_d, lambda_=lambda_)
+    if distance not in GAN_QP_DISTANCES:
+        raise ValueError(
+            f"`distance` must be one of {list(GAN_QP_DISTANCES)}. "
+            f"Received: distance={distance!r}"
+        )
+    d_loss = functools.partial(gan_qp_d, lambda_=lambda_, distance=distance)
     return AdversarialLoss(
         d_loss, gan_qp_g, name="gan-qp", real_scores_high=False
     )
+
+
+def _gan_qp_l1(lambda_=10.0, distance="l1"):
+    """The GAN-QP paper's scripts' scale: `lambda_` 10 on the mean L1
+    pixel distance (SPEC §2)."""
+    return _gan_qp(lambda_, distance)
 
 
 _LOSSES = {
@@ -101,6 +114,7 @@ _LOSSES = {
     "ragan": _ragan,
     "gan-qp": _gan_qp,
     "gan_qp": _gan_qp,
+    "gan-qp-l1": _gan_qp_l1,
 }
 
 

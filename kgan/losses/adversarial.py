@@ -118,6 +118,9 @@ def ragan_g(real_scores, fake_scores):
     return ops.mean(fake) + ops.mean(real)
 
 
+GAN_QP_DISTANCES = ("squared", "l1", "l2")
+
+
 @_serializable
 def gan_qp_d(
     real_scores,
@@ -126,15 +129,25 @@ def gan_qp_d(
     fake_images,
     lambda_=2.0,
     epsilon=1e-8,
+    distance="squared",
 ):
     """`mean(t + t^2 / (2 lambda d))`, `t = s_r - s_f`; D scores real LOW.
 
-    Su's convention: `d = mean((x_r - x_f)^2)` over all but the batch axis,
-    real and fake paired per sample; `lambda_ = 2` gives O-GAN's factor
-    `1 / (2 lambda) = 0.25`. `epsilon` keeps `d` away from zero.
+    Su's convention, real and fake paired per sample, `d` over all but the
+    batch axis: `distance="squared"` is O-GAN's `d = mean((x_r - x_f)^2)`
+    (with `lambda_ = 2`, its factor `1 / (2 lambda) = 0.25`); `"l1"` is
+    the GAN-QP paper's scripts' `d = mean(|x_r - x_f|)` (with `lambda_ =
+    10`, their `0.5 t^2 / (10 d)`), `"l2"` their `sqrt(mean((x_r -
+    x_f)^2))` variant (SPEC §2). `epsilon` keeps `d` away from zero.
     """
     axes = tuple(range(1, len(real_images.shape)))
-    dist = ops.mean(ops.square(real_images - fake_images), axis=axes)
+    diff = real_images - fake_images
+    if distance == "l1":
+        dist = ops.mean(ops.abs(diff), axis=axes)
+    else:
+        dist = ops.mean(ops.square(diff), axis=axes)
+        if distance == "l2":
+            dist = ops.sqrt(dist)
     t = real_scores - fake_scores
     return ops.mean(t + ops.square(t) / (2.0 * lambda_ * (dist + epsilon)))
 

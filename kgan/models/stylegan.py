@@ -17,8 +17,10 @@ each AdaIN. Per-layer noise inputs are optional. kgan's form:
            (optional) -> LeakyReLU(0.2) -> AdaIN([x, w_i])]
 
 Options from StyleGAN and PGGAN: style-mixing regularisation
-(`style_mixing=p`) and the equalised learning rate (`equalized_lr=True`,
-Dense and Conv2D become `EqualizedDense` and `EqualizedConv2D`).
+(`style_mixing=p`), the equalised learning rate (`equalized_lr=True`,
+Dense and Conv2D become `EqualizedDense` and `EqualizedConv2D`) and
+progressive growing (`progressive=True`: a to-RGB after every block,
+blended by `ProgressiveBlend` as in `progressive_dcgan_generator`).
 
 Reference:
     - Karras et al., "A Style-Based Generator Architecture for Generative
@@ -48,6 +50,7 @@ from kgan.layers.latent_split import LatentSplit
 from kgan.layers.learned_constant import LearnedConstant
 from kgan.layers.noise_injection import NoiseInjection
 from kgan.layers.pixel_normalization import PixelNormalization
+from kgan.layers.progressive_blend import ProgressiveBlend
 from kgan.layers.style_mixing import StyleMixing
 from kgan.models._common import (
     channels_at,
@@ -130,6 +133,7 @@ def stylegan_generator(
     style_mixing=0.0,
     equalized_lr=False,
     mapping_lr_multiplier=0.01,
+    progressive=False,
     name="stylegan_generator",
 ):
     """Builds a StyleGAN-form generator `z -> image` in [-1, 1].
@@ -197,6 +201,10 @@ def stylegan_generator(
             equalised learning rate.
         mapping_lr_multiplier: the mapping network's learning-rate
             multiplier when `equalized_lr` (ignored otherwise).
+        progressive: whether to grow the output progressively (PGGAN, as
+            StyleGAN itself was trained): one to-RGB per block, faded in by
+            a `ProgressiveBlend` named `"progressive_blend"`, starting at
+            level 0 (4x4).
         name: model name.
 
     Returns:
@@ -220,6 +228,7 @@ def stylegan_generator(
     for flag, value in [
         ("noise_injection", noise_injection),
         ("equalized_lr", equalized_lr),
+        ("progressive", progressive),
     ]:
         if not isinstance(value, bool):
             raise ValueError(
@@ -275,7 +284,13 @@ def stylegan_generator(
             1, channels_at(resolution, image_size, base_channels, max_channels)
         )
 
+    def to_rgb(x, suffix=""):
+        # A linear conv (gain 1, as StyleGAN's to-RGB), then tanh.
+        x = _conv(channels, 1, f"to_rgb{suffix}", equalized_lr, gain=1.0)(x)
+        return keras.layers.Activation("tanh", name=f"tanh{suffix}")(x)
+
     x = LearnedConstant((4, 4, width(4)), name="const")(z)
+    images = []  # with `progressive`, one image per resolution
     for k in range(num_upsamplings + 1):
         resolution = 4 * 2**k
         x = _style_block(
@@ -286,7 +301,14 @@ def stylegan_generator(
             noise_injection,
             equalized_lr,
         )
-    # A linear output: gain 1, as StyleGAN's to-RGB.
-    x = _conv(channels, 1, "to_rgb", equalized_lr, gain=1.0)(x)
-    outputs = keras.layers.Activation("tanh", name="tanh")(x)
+        if progressive:
+            images.append(to_rgb(x, f"_{resolution}x{resolution}"))
+    if progressive:
+        # float32, as the DCGAN form's blend: images are float32 under
+        # mixed precision.
+        outputs = ProgressiveBlend(dtype="float32", name="progressive_blend")(
+            images
+        )
+    else:
+        outputs = to_rgb(x)
     return keras.Model(inputs, outputs, name=name)

@@ -40,7 +40,7 @@ def _generator(config):
     shape = (config.image_size, config.channels, config.z_dim)
     classes = config.num_classes
     width = _width(config)
-    if config.progressive:
+    if config.progressive and config.arch == "dcgan":
         return models.progressive_dcgan_generator(*shape, **width)
     if config.arch == "dcgan":
         return models.dcgan_generator(
@@ -60,7 +60,7 @@ def _generator(config):
     return models.stylegan_generator(
         *shape, classes, mapping_layers=config.mapping_layers,
         style_mixing=config.style_mixing, equalized_lr=config.equalized_lr,
-        **width,
+        progressive=config.progressive, **width,
     )  # fmt: skip
 
 
@@ -82,10 +82,20 @@ def _discriminator(config):
     )
     if not config.progressive:
         return d
-    # Real and fake images both reach D at the current stage's resolution.
-    images = keras.Input(d.inputs[0].shape[1:], name="images")
-    seen = layers.ProgressiveDownsample(name="progressive_downsample")(images)
-    return keras.Model(images, d(seen), name="progressive_discriminator")
+    # Real and fake images both reach D at the current stage's resolution;
+    # labels (a conditional D) pass through.
+    inputs = [
+        keras.Input(x.shape[1:], dtype=x.dtype, name=name)
+        for x, name in zip(d.inputs, ["images", "labels"])
+    ]
+    seen = layers.ProgressiveDownsample(name="progressive_downsample")(
+        inputs[0]
+    )
+    if len(inputs) == 1:
+        return keras.Model(inputs[0], d(seen), name="progressive_discriminator")
+    return keras.Model(
+        inputs, d([seen, *inputs[1:]]), name="progressive_discriminator"
+    )
 
 
 def optimizer(config, lr, ema=False):

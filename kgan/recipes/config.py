@@ -13,7 +13,7 @@ import math
 ARCHS = ("dcgan", "resnet", "selfmod", "stylegan")
 LOSSES = (
     "hinge", "ns", "wgan", "wgan-gp", "wgan-div", "lsgan", "rsgan", "ragan",
-    "gan-qp", "r1",
+    "gan-qp", "gan-qp-l1", "r1",
 )  # fmt: skip
 TRAINERS = ("onestep", "alternating")
 EMA_SCOPES = ("generator", "model")
@@ -208,14 +208,15 @@ class RunConfig:
         self._check_combinations()
 
     def _check_combinations(self):
-        if self.progressive and (
-            self.arch != "dcgan" or self.num_classes is not None
+        if self.progressive and not (
+            self.arch == "stylegan"
+            or (self.arch == "dcgan" and self.num_classes is None)
         ):
             raise ConfigError(
-                "`progressive` grows an unconditional DCGAN-form generator "
-                "(kgan has no progressive StyleGAN, ResNet, SELF-MOD or "
-                "class-conditional form yet): use `arch` dcgan without "
-                "`num_classes`, or drop `progressive`."
+                "`progressive` grows the StyleGAN form and the unconditional "
+                "DCGAN form (kgan has no progressive ResNet, SELF-MOD or "
+                "class-conditional DCGAN yet): use `arch` stylegan, or dcgan "
+                "without `num_classes`, or drop `progressive`."
             )
         if self.augment is not None:
             from kgan.layers.diff_augment import parse_policy
