@@ -468,6 +468,113 @@ def longer_budget(steps):
     return "\n\n".join(parts)
 
 
+def growing(steps):
+    """Section 9: progressive growing, DCGAN and the StyleGAN form, at
+    equal steps and equal wall-clock. None when no run exists."""
+    rows_spec = TABLES["growing"] + TABLES["growing_stylegan"]
+    labelled = [(label, load_runs(o, steps)) for label, o in rows_spec]
+    labelled = [(label, runs) for label, runs in labelled if runs]
+    if not labelled:
+        return None
+    # Equal wall-clock: the shortest run's training time, seed by seed.
+    seeds = sorted({r["seed"] for _, runs in labelled for r in runs})
+    budget = {
+        seed: min(
+            r["curve"][-1]["seconds"]
+            for _, runs in labelled
+            for r in runs
+            if r["seed"] == seed
+        )
+        for seed in seeds
+    }
+    rows = []
+    for label, runs in labelled:
+        at_equal = [fid_at_seconds(r, budget[r["seed"]]) for r in runs]
+        rows.append(
+            [
+                label,
+                mean_std([r["mnist_fid"] for r in runs]),
+                per_seed([r["mnist_fid"] for r in runs]),
+                mean_std([r["classes_covered"] for r in runs]),
+                per_seed([r["classes_covered"] for r in runs], 0),
+                mean_std(at_equal),
+                mean_std([r["seconds_per_step"] for r in runs], 3),
+            ]
+        )
+    header = [
+        "configuration",
+        f"MNIST-FID after {steps:,} steps",
+        "per seed",
+        "classes covered",
+        "per seed",
+        "FID₁₀₀₀ at equal wall-clock",
+        "s / step (1 thread)",
+    ]
+    budgets = ", ".join(f"{budget[s]:.0f} s" for s in seeds)
+    parts = [
+        table(header, rows),
+        "Equal wall-clock: each run's FID₁₀₀₀ at the training time of the "
+        f"shortest run of its seed ({budgets}), read off its curve.",
+        _growing_verdicts(dict(labelled), steps),
+        plot_curves(
+            f"growing_curves_{steps}",
+            labelled,
+            "seconds",
+            "training seconds (evaluation excluded)",
+        ),
+        " ".join(
+            grid_image(o, steps, label)
+            for label, o in rows_spec
+            if load_runs(o, steps)
+        ),
+    ]
+    return "\n\n".join(parts)
+
+
+def _compare(a, b):
+    """'lower' / 'higher' / 'within the spread': mean of `a` against `b`,
+    the rule of table 4 (means within the larger seed spread)."""
+    spread = max(np.std(x, ddof=1) if len(x) > 1 else 0 for x in (a, b))
+    if abs(np.mean(a) - np.mean(b)) <= spread:
+        return "within the seed spread of"
+    return "lower than" if np.mean(a) < np.mean(b) else "higher than"
+
+
+def _growing_verdicts(runs, steps):
+    def values(label, key):
+        return [r[key] for r in runs.get(label, [])]
+
+    lines = []
+    for plain, grown in (
+        ("StyleGAN form", "StyleGAN form, progressive"),
+        ("DCGAN", "DCGAN, progressive"),
+    ):
+        if not (runs.get(plain) and runs.get(grown)):
+            continue
+        fid_p, fid_g = values(plain, "mnist_fid"), values(grown, "mnist_fid")
+        cls_p = values(plain, "classes_covered")
+        cls_g = values(grown, "classes_covered")
+        lines.append(
+            f"- {grown}: MNIST-FID {np.mean(fid_g):.1f}, "
+            f"{_compare(fid_g, fid_p)} the plain form's "
+            f"{np.mean(fid_p):.1f}; classes covered {np.mean(cls_g):.1f} "
+            f"vs {np.mean(cls_p):.1f} (rule: means within the larger seed "
+            "spread count as no difference)."
+        )
+    grown = runs.get("StyleGAN form, progressive", [])
+    if grown:
+        covered = [r["classes_covered"] for r in grown]
+        full = [r["curve"][-1]["step"] for r in grown]
+        lines.append(
+            f"- Issue 14's bar, a progressive StyleGAN-form run of {steps:,} "
+            "steps ending as a 32 px generator that covers at least 8 "
+            f"classes: {sum(c >= 8 for c in covered)}/{len(grown)} runs "
+            f"(classes per seed: {per_seed(covered, 0)}; every run ended at "
+            f"step {max(full):,}, the last stage, 32 px)."
+        )
+    return "\n".join(lines)
+
+
 def write_report(steps, target=None, long_steps=2000):
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
     sections = [
@@ -482,6 +589,15 @@ def write_report(steps, target=None, long_steps=2000):
     longer = longer_budget(long_steps)
     if longer is not None:
         sections.append((f"8. A longer budget: {long_steps:,} steps", longer))
+    grown = growing(GROWING_STEPS)
+    if grown is not None:
+        sections.append(
+            (
+                "9. Progressive growing and the StyleGAN form: "
+                f"{GROWING_STEPS:,} steps",
+                grown,
+            )
+        )
     text = [HEAD.format(steps=steps, machine=machine, command=COMMAND)]
     for title, body in sections:
         command = COMMANDS.get(title[0], "").format(long_steps=long_steps)
@@ -534,6 +650,8 @@ tell the configurations apart.) "± x" is the standard
 deviation over seeds.
 """
 
+GROWING_STEPS = 1500  # issue 14's budget for section 9
+
 COMMANDS = {
     "1": f"`{COMMAND} run --tables architectures`",
     "2": f"`{COMMAND} run --tables selfmod`",
@@ -550,6 +668,12 @@ COMMANDS = {
     f"the others) and `{COMMAND} run --tables conditional --steps "
     "{long_steps}`; `report --long-steps {long_steps}`. Targets and rules "
     "as in tables 2, 4 and 6; no weight EMA, as everywhere in this file.",
+    "9": f"`{COMMAND} run --tables growing growing_stylegan --steps "
+    f"{GROWING_STEPS}`. Progressive rows: `--progressive`'s schedule, 4, 8, "
+    "16 and 32 px for 375 steps each, the first 187 of each fading the "
+    "stage in (the curves sample the generator at its current stage). "
+    "StyleGAN form: 4 mapping layers, noise inputs, no equalised learning "
+    "rate, as in tables 1 and 8.",
 }
 
 READING = """## Reading the verdicts: likely reasons

@@ -81,6 +81,45 @@ def test_style_form_matches_numpy():
     )
 
 
+def test_equalized_projections_scale_the_kernels_by_one_over_sqrt_d():
+    x, style = rand(4, 5, 5, 3), rand(4, 16)
+    keras.utils.set_random_seed(3)
+    layer = AdaIN(equalized_lr=True)
+    out = layer([x, style])
+    w_g, w_b = layer.gamma_kernel.numpy(), layer.beta_kernel.numpy()
+    # Raw kernels are N(0, 1): the runtime constant 1/sqrt(16) scales them.
+    assert 0.7 < w_g.std() < 1.3 and 0.7 < w_b.std() < 1.3
+    expected = np_affine(
+        np_instance_norm(x, 1e-5), style @ w_b / 4.0, 1.0 + style @ w_g / 4.0
+    )
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    config = layer.get_config()
+    assert config["equalized_lr"] is True
+    clone = AdaIN.from_config(config)
+    clone([x, style])
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(clone([x, style]), out, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="Received: equalized_lr='yes'"):
+        AdaIN(equalized_lr="yes")
+
+
+@pytest.mark.tensorflow_only
+def test_equalized_kernel_gradient_is_scaled_by_one_over_sqrt_d():
+    # d loss / d W_raw = c * d loss / d W_effective, c = 1 / sqrt(d).
+    x, style, w = rand(4, 5, 5, 3), rand(4, 16), rand(4, 5, 5, 3)
+    plain, equal = AdaIN(), AdaIN(equalized_lr=True)
+    equal([x, style])
+    plain([x, style])
+    plain.set_weights([v / 4.0 if v.ndim == 2 else v
+                       for v in equal.get_weights()])  # fmt: skip
+    grads = []
+    for layer in (plain, equal):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer([x, style]) * w)
+        grads.append(tape.gradient(loss, layer.gamma_kernel).numpy())
+    np.testing.assert_allclose(grads[1], grads[0] / 4.0, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.tensorflow_only
 def test_gradients_reach_style_and_beta_gamma():
     x, w = rand(4, 5, 5, 3), rand(4, 5, 5, 3)

@@ -52,7 +52,7 @@ def test_run_keys_name_each_configuration_once(modules):
             assert keys.setdefault(key, overrides) == overrides
     # The DCGAN / hinge / one-step baseline is shared by four tables.
     assert experiments.run_key({}, 0, 600) == "base_steps-600_seed-0"
-    assert len(keys) == 13
+    assert len(keys) == 17
 
 
 @pytest.mark.slow
@@ -103,6 +103,41 @@ def test_steps_to_target_and_fid_at_equal_time(modules):
     assert report.seconds_to(run, 15.0) == pytest.approx(expected)
     assert report.table_target([[run], [run, run]]) == 10.0
     assert report.fid_at_seconds(run, 25.0) == pytest.approx(15.0)
+
+
+def test_growing_section_compares_at_equal_steps_and_wall_clock(modules):
+    experiments, report = modules
+    experiments.RUNS.mkdir(parents=True)
+    experiments.IMAGES.mkdir(parents=True)
+
+    def fake(overrides, seed, seconds, fids, final, classes):
+        curve = [
+            {"step": 100 * (i + 1), "seconds": t, "fid_1000": f}
+            for i, (t, f) in enumerate(zip(seconds, fids))
+        ]
+        run = {"seed": seed, "curve": curve, "mnist_fid": final,
+               "classes_covered": classes, "seconds_per_step": 0.1}  # fmt: skip
+        key = experiments.run_key(overrides, seed, 200)
+        (experiments.RUNS / f"{key}.json").write_text(json.dumps(run))
+
+    plain = {"arch": "stylegan"}
+    grown = {"arch": "stylegan", "progressive": True}
+    fake(plain, 0, [10.0, 20.0], [300.0, 200.0], 190.0, 4)
+    fake(plain, 1, [10.0, 20.0], [320.0, 220.0], 210.0, 5)
+    fake(grown, 0, [20.0, 40.0], [100.0, 50.0], 40.0, 9)
+    fake(grown, 1, [30.0, 60.0], [90.0, 45.0], 42.0, 7)
+    text = report.growing(200)
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines()
+            if line.startswith("| StyleGAN")}  # fmt: skip
+    # Equal wall-clock: seed 0 at 20 s, seed 1 at 20 s (the plain runs end
+    # first); the progressive runs read 100 (seed 0, its first point) and,
+    # at 20 s on a line from (0 s, 90) to (30 s, 90), 90.
+    assert rows["StyleGAN form"].split(" | ")[5] == "210.0 ± 14.1"
+    assert rows["StyleGAN form, progressive"].split(" | ")[5] == "95.0 ± 7.1"
+    assert "| 9, 7 |" in rows["StyleGAN form, progressive"]
+    assert "MNIST-FID 41.0, lower than the plain form's 200.0" in text
+    assert "at least 8 classes: 1/2 runs" in text
+    assert report.growing(999) is None  # no runs at that budget
 
 
 def test_committed_results_md_is_what_the_committed_runs_give(

@@ -20,7 +20,11 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
     - `[x, style]`: learned affine projections of a `(batch, d)` style,
       `gamma = style W_g + b_g` with `b_g` initialised to ones (StyleGAN's
       style bias, so gamma is predicted directly, starting near 1) and
-      `beta = style W_b + b_b` with `b_b` initialised to zeros.
+      `beta = style W_b + b_b` with `b_b` initialised to zeros. With
+      `equalized_lr=True` the kernels are drawn from N(0, 1) and scaled by
+      `1 / sqrt(d)` on every call (StyleGAN's style affine "A", gain 1;
+      PGGAN's equalised learning rate), so each step moves every
+      projection at the same rate whatever `d`.
     - `[x, beta, gamma]`: externally supplied `(batch, channels)` tensors;
       gamma is used as given.
 
@@ -29,7 +33,10 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
     Args:
         axis: the channel axis of x (channels-last: -1).
         epsilon: small float added to the variance.
-        kernel_initializer: initializer of `W_g` and `W_b`.
+        kernel_initializer: initializer of `W_g` and `W_b`; None means
+            "glorot_uniform", or N(0, 1) with `equalized_lr`.
+        equalized_lr: whether the projections use the equalised learning
+            rate (runtime scale `1 / sqrt(d)`).
         **kwargs: base layer keyword arguments (e.g. `name`, `dtype`).
 
     Call arguments:
@@ -62,10 +69,23 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
         self,
         axis=-1,
         epsilon=1e-5,
-        kernel_initializer="glorot_uniform",
+        kernel_initializer=None,
+        equalized_lr=False,
         **kwargs,
     ):
         super().__init__(axis=axis, epsilon=epsilon, **kwargs)
+        if not isinstance(equalized_lr, bool):
+            raise ValueError(
+                "`equalized_lr` must be True or False. Received: "
+                f"equalized_lr={equalized_lr!r}"
+            )
+        self.equalized_lr = equalized_lr
+        if kernel_initializer is None:
+            kernel_initializer = (
+                keras.initializers.RandomNormal(stddev=1.0)
+                if equalized_lr
+                else "glorot_uniform"
+            )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
@@ -74,6 +94,8 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
             self._check_beta_gamma(condition_shapes, x_shape)
         else:
             dim = self._check_condition("style", condition_shapes[0], x_shape)
+            # The equalised learning rate's runtime constant (gain 1).
+            self._style_scale = 1.0 / dim**0.5 if self.equalized_lr else 1.0
             self.gamma_kernel, self.gamma_bias = self._add_projection(
                 "gamma", dim, self.channels, self.kernel_initializer, "ones"
             )
@@ -90,6 +112,8 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
             beta, gamma = condition
         else:
             style = condition[0]
+            if self.equalized_lr:
+                style = style * ops.cast(self._style_scale, style.dtype)
             beta = ops.matmul(style, self.beta_kernel) + self.beta_bias
             gamma = ops.matmul(style, self.gamma_kernel) + self.gamma_bias
         # float16 variances of activations overflow or lose precision.
@@ -109,5 +133,6 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),
+            "equalized_lr": self.equalized_lr,
         }
         return {**base_config, **config}

@@ -18,7 +18,8 @@ each AdaIN. Per-layer noise inputs are optional. kgan's form:
 
 Options from StyleGAN and PGGAN: style-mixing regularisation
 (`style_mixing=p`), the equalised learning rate (`equalized_lr=True`,
-Dense and Conv2D become `EqualizedDense` and `EqualizedConv2D`) and
+Dense and Conv2D become `EqualizedDense` and `EqualizedConv2D`, the AdaIN
+projections equalised too) and
 progressive growing (`progressive=True`: a to-RGB after every block,
 blended by `ProgressiveBlend` as in `progressive_dcgan_generator`).
 
@@ -105,7 +106,9 @@ def _styled_conv(x, w, filters, prefix, noise_injection, equalized_lr):
         x = NoiseInjection(name=f"{prefix}_noise")(x)
     x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"{prefix}_lrelu")(x)
     # Each AdaIN owns its affine projections of its own w: StyleGAN's "A".
-    return AdaptiveInstanceNormalization(name=f"{prefix}_adain")([x, w])
+    return AdaptiveInstanceNormalization(
+        equalized_lr=equalized_lr, name=f"{prefix}_adain"
+    )([x, w])
 
 
 def _style_block(x, ws, filters, resolution, noise_injection, equalized_lr):
@@ -168,8 +171,8 @@ def stylegan_generator(
     With `equalized_lr=True` the mapping network uses `EqualizedDense` with
     `lr_multiplier=mapping_lr_multiplier` (StyleGAN: 0.01) and every conv
     is an `EqualizedConv2D` (PGGAN's equalised learning rate; gain 1 for the
-    to-RGB conv). The layer names stay the same. The AdaIN projections keep
-    their own initialiser.
+    to-RGB conv), and so are the AdaIN style projections (StyleGAN's "A",
+    gain 1). The layer names stay the same.
 
     With `num_classes`, the model takes `[z, labels]`: an `Embedding(
     num_classes, z_dim)` of the label is concatenated to `z` before the pixel
