@@ -17,6 +17,7 @@ EXTRAS = {
     "test": [
         "tensorboard>=2.16",
         "pytest>=7",
+        "pytest-xdist>=3",  # the README's test command runs 2 workers
         "mlxtend>=0.23",
         "matplotlib>=3.5",
         "nbclient>=0.7",

@@ -84,12 +84,19 @@ def one_step(strategy, loss, variant):
 
 
 if __name__ == "__main__":
-    loss, variant = sys.argv[1], sys.argv[2]
-    one = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), loss, variant)
-    two = one_step(
-        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), loss, variant
-    )
-    moved = min(np.abs(a).max() for a in (one[1], one[2]))
-    assert all(np.isfinite(a).all() for a in one + two)
-    diff = max(np.abs(a - b).max() for a, b in zip(one, two))
-    print(f"RESULT moved={moved:.6g} diff={diff:.6g}")
+    # Each argument is one case, `loss:variant`; every case runs in this
+    # one process (TensorFlow starts once) and prints its own RESULT line.
+    # One strategy of each kind for every case: a second MirroredStrategy in
+    # the same process reuses collective instance keys and clashes.
+    single = tf.distribute.OneDeviceStrategy("/cpu:0")
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    for case in sys.argv[1:]:
+        loss, variant = case.split(":")
+        keras.backend.clear_session()
+        one = one_step(single, loss, variant)
+        two = one_step(mirrored, loss, variant)
+        moved = min(np.abs(a).max() for a in (one[1], one[2]))
+        finite = all(np.isfinite(a).all() for a in one + two)
+        diff = max(np.abs(a - b).max() for a, b in zip(one, two))
+        print(f"RESULT case={case} moved={moved:.6g} diff={diff:.6g} "
+              f"finite={finite}", flush=True)  # fmt: skip
