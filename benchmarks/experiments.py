@@ -48,7 +48,10 @@ BASE = {
     "mapping_layers": 4,  # the StyleGAN form's mapping network
 }
 
-# table -> [(row label, overrides of BASE)]
+AUGMENT = "translation,cutout,color"  # DiffAugment's policy for all images
+
+# table -> [(row label, overrides of BASE)]; `train_size` (not a RunConfig
+# setting) trains on the first that many of the 4,500 training digits.
 TABLES = {
     "architectures": [
         ("DCGAN", {}),
@@ -109,6 +112,17 @@ TABLES = {
             {"arch": "stylegan", "style_mixing": 0.9},
         ),
     ],
+    # Issue 15: D overfits a small dataset; DiffAugment should help.
+    # `run --tables small_data --steps 1500`.
+    "small_data": [
+        ("500 digits", {"train_size": 500}),
+        ("500 digits + DiffAugment", {"train_size": 500, "augment": AUGMENT}),
+        ("1,000 digits", {"train_size": 1000}),
+        (
+            "1,000 digits + DiffAugment",
+            {"train_size": 1000, "augment": AUGMENT},
+        ),
+    ],
     "growing_stylegan": [
         (
             "StyleGAN form, progressive",
@@ -141,8 +155,14 @@ def train_run(config, seed, steps, eval_every, threads, key):
     images, labels = kgan.data.load_mnist()
     order = np.random.default_rng(1234).permutation(len(images))
     train, held = order[:4500], order[4500:]
+    reference = images[train[:2500]]  # the full data's, whatever trains
+    train = train[: config.get("train_size") or len(train)]
     num_classes = 10 if config["conditional"] else None
-    settings = {k: v for k, v in config.items() if k != "conditional"}
+    settings = {
+        k: v
+        for k, v in config.items()
+        if k not in ("conditional", "train_size")
+    }
     run = recipes.RunConfig(
         **settings, image_size=32, channels=1, num_classes=num_classes,
         steps=steps, seed=seed, xla="off", ema=None,
@@ -155,7 +175,6 @@ def train_run(config, seed, steps, eval_every, threads, key):
         seed=seed,
     )
     classifier = metrics.mnist_classifier()
-    reference = images[train[:2500]]
     curve = training_curve(reference, classifier, num_classes)
     callbacks = [curve]
     if run.progressive:  # the level follows the step, as in the scripts

@@ -52,7 +52,7 @@ def test_run_keys_name_each_configuration_once(modules):
             assert keys.setdefault(key, overrides) == overrides
     # The DCGAN / hinge / one-step baseline is shared by four tables.
     assert experiments.run_key({}, 0, 600) == "base_steps-600_seed-0"
-    assert len(keys) == 17
+    assert len(keys) == 21
 
 
 @pytest.mark.slow
@@ -138,6 +138,37 @@ def test_growing_section_compares_at_equal_steps_and_wall_clock(modules):
     assert "MNIST-FID 41.0, lower than the plain form's 200.0" in text
     assert "at least 8 classes: 1/2 runs" in text
     assert report.growing(999) is None  # no runs at that budget
+
+
+def test_small_data_section_compares_with_and_without_augment(modules):
+    experiments, report = modules
+    experiments.RUNS.mkdir(parents=True)
+    experiments.IMAGES.mkdir(parents=True)
+    finals = {
+        None: [80.0, 90.0, 100.0],
+        experiments.AUGMENT: [40.0, 45.0, 50.0],
+    }
+    for augment, fids in finals.items():
+        overrides = {"train_size": 500}
+        if augment:
+            overrides["augment"] = augment
+        for seed, fid in enumerate(fids):
+            run = {"seed": seed, "mnist_fid": fid, "classes_covered": 9,
+                   "seconds_per_step": 0.2,
+                   "curve": [{"step": 100, "seconds": 1.0, "fid_1000": fid + 5},
+                             {"step": 200, "seconds": 2.0,
+                              "fid_1000": fid}]}  # fmt: skip
+            key = experiments.run_key(overrides, seed, 200)
+            (experiments.RUNS / f"{key}.json").write_text(json.dumps(run))
+    text = report.small_data(200)
+    assert (
+        "| 500 digits + DiffAugment | 45.0 ± 5.0 | 40.0, 45.0, 50.0 |" in text
+    )
+    assert "with DiffAugment MNIST-FID 45.0, lower than 90.0 without" in text
+    assert "1,000 digits" not in text  # no runs: no row, no verdict
+    # Section 10's command line is its own, not section 1's.
+    command = report.section_command("10. Small data", 2000)
+    assert "--tables small_data" in command
 
 
 def test_committed_results_md_is_what_the_committed_runs_give(
