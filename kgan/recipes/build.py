@@ -67,10 +67,11 @@ def _generator(config):
 def _discriminator(config):
     output_dim = config.z_dim if config.ogan else 1
     args = (config.image_size, config.channels, config.num_classes, output_dim)
-    spectral = _options(config, "spectral_norm")
+    d_options = _options(config, "spectral_norm")
+    d_options["minibatch_std"] = config.minibatch_std
     if config.arch == "resnet":  # SNGAN's critic: no BatchNorm to begin with
         return models.resnet_discriminator(
-            *args, **_width(config), **spectral,
+            *args, **_width(config), **d_options,
             **_options(config, "attention"),
         )  # fmt: skip
     d = models.dcgan_discriminator(
@@ -78,7 +79,7 @@ def _discriminator(config):
         batch_norm=not config.gradient_penalised,
         **_width(config),
         **_options(config, "kernel_size"),
-        **spectral,
+        **d_options,
     )
     if not config.progressive:
         return d

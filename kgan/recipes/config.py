@@ -49,12 +49,16 @@ class RunConfig:
         mapping_layers: `arch="stylegan"`: depth of the z -> w network.
         progressive: progressive growing (Karras et al. 2018): G and D
             grow from 4x4 to `image_size`, each stage faded in; `arch`
-            dcgan only so far (a pixel-normalised DCGAN-like G). The
-            stages share `steps` equally (`progressive_schedule`).
+            stylegan, or dcgan without `num_classes` (a pixel-normalised
+            DCGAN-like G). The stages share `steps` equally
+            (`progressive_schedule`).
         style_mixing: `arch="stylegan"`: probability of style-mixing
             regularisation (Karras et al. 2019); 0 is off.
         equalized_lr: `arch="stylegan"`: the equalised learning rate
-            (Karras et al. 2018) in the mapping network and convolutions.
+            (Karras et al. 2018) in the mapping network, convolutions and
+            AdaIN projections.
+        minibatch_std: PGGAN's minibatch standard deviation channel in D
+            (groups of 4: `batch_size` a multiple of 4).
         ogan: O-GAN (Su 2019): D becomes an encoder, the loss is GAN-QP's.
         corr_weight: O-GAN's correlation weight (None: 0.5).
         loss: adversarial loss, one of `LOSSES` (None: hinge; O-GAN: its
@@ -105,6 +109,7 @@ class RunConfig:
     progressive: bool = False
     style_mixing: float = 0.0
     equalized_lr: bool = False
+    minibatch_std: bool = False
     ogan: bool = False
     corr_weight: float | None = None
     loss: str | None = None
@@ -225,6 +230,12 @@ class RunConfig:
                 parse_policy(self.augment)
             except ValueError as error:
                 raise ConfigError(f"`augment`: {error}") from None
+        if self.minibatch_std and self.batch_size % 4:
+            raise ConfigError(
+                "`minibatch_std` takes the standard deviation over groups of "
+                f"4 images: use a `batch_size` that is a multiple of 4, not "
+                f"{self.batch_size}."
+            )
         if not 0 <= self.style_mixing <= 1:
             raise ConfigError(
                 f"`style_mixing` is a probability in [0, 1], got "
