@@ -422,3 +422,28 @@ def test_trainer_round_trip_restores_both_levels(tmp_path):
         (reloaded.discriminator, "progressive_downsample"),
     ):
         assert float(_np(network.get_layer(name).level)) == 0.5
+
+
+def test_equalized_progressive_generator_keeps_names_and_fades(tmp_path):
+    from kgan.layers import EqualizedConv2D, EqualizedDense
+
+    generator = _generator(channels=1, equalized_lr=True)
+    assert isinstance(generator.get_layer("dense"), EqualizedDense)
+    assert generator.get_layer("dense").gain == pytest.approx(2**0.5 / 4)
+    conv = generator.get_layer("block_8x8_conv1")
+    rgb = generator.get_layer("to_rgb_8x8_conv")
+    assert isinstance(conv, EqualizedConv2D) and conv.gain == pytest.approx(
+        2**0.5
+    )
+    assert isinstance(rgb, EqualizedConv2D) and rgb.gain == 1.0
+    z = np.random.normal(size=(2, 8)).astype("float32")
+    set_level(generator, 0.0)  # 4x4 blocks, as without equalisation
+    images = _np(generator(z))
+    np.testing.assert_array_equal(images, _up(images[:, ::4, ::4], 16))
+    set_level(generator, 1.5)
+    expected = _np(generator(z))
+    generator.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras", safe_mode=True)
+    np.testing.assert_allclose(_np(loaded(z)), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="Received: equalized_lr=1"):
+        _generator(equalized_lr=1)

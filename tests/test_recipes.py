@@ -404,6 +404,11 @@ def test_progressive_is_refused_where_kgan_has_no_progressive_form():
     with pytest.raises(ConfigError, match="without `num_classes`"):
         RunConfig(progressive=True, num_classes=10)
     RunConfig(progressive=True, arch="stylegan", num_classes=10)
+    generator, _ = recipes.build_models(
+        RunConfig(progressive=True, equalized_lr=True, image_size=16,
+                  channels=1, z_dim=8, base_channels=8)
+    )  # fmt: skip
+    assert type(generator.get_layer("dense")).__name__ == "EqualizedDense"
     schedule = RunConfig(progressive=True, steps=1500).progressive_schedule
     assert schedule == (375, 187)  # 4, 8, 16, 32 px: four equal stages
 

@@ -363,8 +363,9 @@ def common_parser(description, out_default, steps_default, **defaults):
     p.add_argument(
         "--equalized-lr",
         action="store_true",
-        help="--arch stylegan: equalised learning rate (PGGAN) in the "
-        "mapping network (x0.01), the convolutions and AdaIN's projections",
+        help="--arch stylegan or --progressive: equalised learning rate "
+        "(PGGAN) in G (StyleGAN form: the mapping network x0.01, the "
+        "convolutions and AdaIN's projections)",
     )
     p.add_argument(
         "--minibatch-std",

@@ -15,9 +15,13 @@ Reference:
 Tested on the TensorFlow and JAX backends (tests/test_progressive.py).
 """
 
+import math
+
 import keras
 
 from kgan._checks import positive_int
+from kgan.layers.equalized_conv2d import EqualizedConv2D
+from kgan.layers.equalized_dense import EqualizedDense
 from kgan.layers.pixel_normalization import PixelNormalization
 from kgan.layers.progressive_blend import ProgressiveBlend
 from kgan.models._blocks import normal_init, to_image
@@ -34,6 +38,7 @@ def progressive_dcgan_generator(
     z_dim=128,
     base_channels=64,
     max_channels=512,
+    equalized_lr=False,
     name="progressive_dcgan_generator",
 ):
     """Progressive DCGAN-like generator: one toRGB per resolution, blended.
@@ -55,6 +60,10 @@ def progressive_dcgan_generator(
         z_dim: latent size.
         base_channels: width at resolutions `image_size / 2` and up.
         max_channels: cap on the width.
+        equalized_lr: PGGAN's equalised learning rate: the Dense and every
+            conv become `EqualizedDense` (gain `sqrt(2) / 4`, as PGGAN's
+            first layer) and `EqualizedConv2D` (gain `sqrt(2)`; 1 for the
+            toRGB convs); the layer names stay the same.
         name: the model's name.
 
     Returns:
@@ -75,6 +84,11 @@ def progressive_dcgan_generator(
     channels = positive_int("channels", channels)
     base_channels = positive_int("base_channels", base_channels)
     max_channels = positive_int("max_channels", max_channels)
+    if not isinstance(equalized_lr, bool):
+        raise ValueError(
+            "`equalized_lr` must be True or False. "
+            f"Received: equalized_lr={equalized_lr!r}"
+        )
     z, _, inputs = generator_inputs(z_dim, None)
 
     def width(resolution):
@@ -82,42 +96,54 @@ def progressive_dcgan_generator(
         return channels_at(resolution, image_size, base_channels, max_channels)
 
     x = PixelNormalization(name="z_norm")(z)
-    x = keras.layers.Dense(
-        4 * 4 * width(4), kernel_initializer=normal_init(), name="dense"
-    )(x)
+    if equalized_lr:
+        dense = EqualizedDense(
+            4 * 4 * width(4), gain=math.sqrt(2.0) / 4, name="dense"
+        )
+    else:
+        dense = keras.layers.Dense(
+            4 * 4 * width(4), kernel_initializer=normal_init(), name="dense"
+        )
+    x = dense(x)
     x = keras.layers.Reshape((4, 4, width(4)), name="reshape")(x)
     x = _activate(x, "block_4x4_dense")
-    x = _conv(x, width(4), "block_4x4_conv")
-    rgb = [to_image(x, channels, kernel_size=1, name="to_rgb_4x4")]
+    x = _conv(x, width(4), "block_4x4_conv", equalized_lr)
+
+    def to_rgb(x, resolution):
+        name = f"to_rgb_{resolution}x{resolution}"
+        if not equalized_lr:
+            return to_image(x, channels, kernel_size=1, name=name)
+        x = EqualizedConv2D(channels, 1, gain=1.0, name=f"{name}_conv")(x)
+        return keras.layers.Activation(
+            "tanh", dtype="float32", name=f"{name}_tanh"
+        )(x)
+
+    rgb = [to_rgb(x, 4)]
     resolution = 4
     while resolution < image_size:
         resolution *= 2
         prefix = f"block_{resolution}x{resolution}"
         x = keras.layers.UpSampling2D(2, name=f"{prefix}_up")(x)
-        x = _conv(x, width(resolution), f"{prefix}_conv1")
-        x = _conv(x, width(resolution), f"{prefix}_conv2")
-        rgb.append(
-            to_image(
-                x,
-                channels,
-                kernel_size=1,
-                name=f"to_rgb_{resolution}x{resolution}",
-            )
-        )
+        x = _conv(x, width(resolution), f"{prefix}_conv1", equalized_lr)
+        x = _conv(x, width(resolution), f"{prefix}_conv2", equalized_lr)
+        rgb.append(to_rgb(x, resolution))
     # float32, like the toRGB tanh: images are float32 under mixed precision.
     images = ProgressiveBlend(dtype="float32", name="progressive_blend")(rgb)
     return keras.Model(inputs, images, name=name)
 
 
-def _conv(x, filters, name):
-    x = keras.layers.Conv2D(
-        filters,
-        3,
-        padding="same",
-        kernel_initializer=normal_init(),
-        name=name,
-    )(x)
-    return _activate(x, name)
+def _conv(x, filters, name, equalized_lr):
+    if equalized_lr:
+        conv = EqualizedConv2D(filters, 3, padding="same", name=name)
+    else:
+        conv = keras.layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            kernel_initializer=normal_init(),
+            name=name,
+        )
+    return _activate(conv(x), name)
 
 
 def _activate(x, name):

@@ -41,7 +41,9 @@ def _generator(config):
     classes = config.num_classes
     width = _width(config)
     if config.progressive and config.arch == "dcgan":
-        return models.progressive_dcgan_generator(*shape, **width)
+        return models.progressive_dcgan_generator(
+            *shape, equalized_lr=config.equalized_lr, **width
+        )
     if config.arch == "dcgan":
         return models.dcgan_generator(
             *shape, classes, **width, **_options(config, "kernel_size")

@@ -54,9 +54,10 @@ class RunConfig:
             (`progressive_schedule`).
         style_mixing: `arch="stylegan"`: probability of style-mixing
             regularisation (Karras et al. 2019); 0 is off.
-        equalized_lr: `arch="stylegan"`: the equalised learning rate
-            (Karras et al. 2018) in the mapping network, convolutions and
-            AdaIN projections.
+        equalized_lr: `arch="stylegan"` or `progressive`: the equalised
+            learning rate (Karras et al. 2018) in G (the StyleGAN form's
+            mapping network, convolutions and AdaIN projections; the
+            progressive DCGAN form's Dense and convolutions).
         minibatch_std: PGGAN's minibatch standard deviation channel in D
             (groups of 4: `batch_size` a multiple of 4).
         ogan: O-GAN (Su 2019): D becomes an encoder, the loss is GAN-QP's.
@@ -241,16 +242,18 @@ class RunConfig:
                 f"`style_mixing` is a probability in [0, 1], got "
                 f"{self.style_mixing}"
             )
-        stylegan_only = [
-            name
-            for name, on in (("style_mixing", self.style_mixing),
-                             ("equalized_lr", self.equalized_lr))
-            if on
-        ]  # fmt: skip
-        if stylegan_only and self.arch != "stylegan":
+        if self.style_mixing and self.arch != "stylegan":
             raise ConfigError(
-                f"`{stylegan_only[0]}` belongs to the StyleGAN form: choose "
-                f"`arch` stylegan, or drop `{stylegan_only[0]}`."
+                "`style_mixing` belongs to the StyleGAN form: choose `arch` "
+                "stylegan, or drop `style_mixing`."
+            )
+        if self.equalized_lr and not (
+            self.arch == "stylegan" or self.progressive
+        ):
+            raise ConfigError(
+                "`equalized_lr` belongs to the StyleGAN form and the "
+                "progressive DCGAN form: choose `arch` stylegan or turn "
+                "`progressive` on, or drop `equalized_lr`."
             )
         if self.body is not None and self.arch != "selfmod":
             raise ConfigError(
