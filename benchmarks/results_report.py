@@ -568,6 +568,20 @@ def _growing_verdicts(runs, steps):
             f"vs {np.mean(cls_p):.1f} (rule: means within the larger seed "
             "spread count as no difference)."
         )
+    plain, mixed = (
+        runs.get("StyleGAN form"),
+        runs.get("StyleGAN form, style mixing 0.9"),
+    )
+    if plain and mixed:
+        fid_p = [r["mnist_fid"] for r in plain]
+        fid_m = [r["mnist_fid"] for r in mixed]
+        lines.append(
+            f"- StyleGAN form, style mixing 0.9: MNIST-FID "
+            f"{np.mean(fid_m):.1f}, {_compare(fid_m, fid_p)} "
+            f"{np.mean(fid_p):.1f} without mixing; classes covered "
+            f"{np.mean([r['classes_covered'] for r in mixed]):.1f} vs "
+            f"{np.mean([r['classes_covered'] for r in plain]):.1f}."
+        )
     grown = runs.get("StyleGAN form, progressive", [])
     if grown:
         covered = [r["classes_covered"] for r in grown]
@@ -782,13 +796,47 @@ READING = """## Reading the verdicts: likely reasons
   stronger form. The mapping network's depth is one cause: with one
   layer instead of four (`--mapping-layers 1`), table 1's runs cover ~7
   classes instead of 3 and end at MNIST-FID ~200 instead of ~490, still
-  behind DCGAN and with a wide spread. Not tried: StyleGAN's equalised
-  learning rate everywhere, minibatch standard deviation in D, longer runs
-  of the one-layer form.
+  behind DCGAN and with a wide spread.
+- Su's open question, whether the StyleGAN form needs PGGAN's
+  progressive training (section 9): on MNIST it helps a lot. At 1,500
+  steps the progressive StyleGAN form ends at MNIST-FID ~122 with 8
+  classes in every run, against ~257 and 6-9 classes without, and it
+  also leads at equal wall-clock (~179 vs ~290), its step costing about
+  the same. It still trails DCGAN (~25) far, and 8 classes is the bar's
+  edge, not full coverage. A likely reason, not isolated here: growing
+  trains the coarse 4x4 and 8x8 layers alone first, so the digit's
+  layout is learnt before the fine layers join, while the plain form
+  trains the whole AdaIN stack at once from a constant input. Likely
+  reasons for the remaining gap: the 4-layer mapping network (table 1)
+  and a short budget per stage (375 steps, half of it fading in).
+  Style mixing (p = 0.9) did not help here (~313, within the seed
+  spread of ~257): it regularises how styles split across layers, not
+  which classes are covered. Not tried: the
+  progressive form with a 1-layer mapping network or the equalised
+  learning rate (`--equalized-lr`), longer stages.
+- Progressive growing buys the DCGAN form nothing at 32 px: ~33 vs ~25
+  at equal steps (within the seed spread), and far behind at equal
+  wall-clock, since its generator (PGGAN's: two 3x3 convs per block,
+  pixel norm, 1.5x the parameters) costs ~3x DCGAN's step here, and kgan
+  computes every stage at full size. PGGAN's gains come at high
+  resolution, where a stage's low-resolution steps are cheap; kgan's
+  fixed-shape schedule does not make them cheap.
 - GAN-QP without O-GAN lags far behind, and at Su's lr 1e-4 it is slower
-  still, so the learning rate is not the reason. Its quadratic term uses
-  O-GAN's scale (SPEC §2), tuned for the O-GAN loss, where it trains well
-  (table 5); the GAN-QP paper's scale for the plain loss was not tried.
+  still, so the learning rate is not the reason. At the scale of the
+  GAN-QP paper's scripts (mean L1 distance, lambda 10; O-GAN's is mean
+  squared, lambda 2) it does better, ~297 and ~7 classes against ~405
+  and 5, but within the seed spread, and still behind hinge (~171) at
+  500 steps: the scale is part of the lag, not all of it. GAN-QP trains
+  well inside O-GAN (table 5).
+- DiffAugment on 500 or 1,000 digits (section 10) made MNIST-FID worse
+  at 1,500 steps (~64 vs ~37 on 500 digits, ~48 vs ~27 on 1,000), with
+  all 10 classes either way. The plain runs had barely begun to overfit:
+  their last FID₁₀₀₀ is within ~10 of their best (one run of 500 digits
+  rose from 41 to 50), so there was little for the augmentation to
+  prevent, while it makes D's task harder and slows the start. The
+  augmented runs were still falling at their last evaluation, each at
+  its best. Zhao et al.'s gains come in long runs on 100-1,000 images; a
+  longer budget is the next measurement, not made here.
 - Class-conditional: ~16% of samples in the requested class after 500
   steps, ~97% after 2,000 (section 8): the budget was the reason.
 """
