@@ -414,8 +414,9 @@ def test_progressive_is_refused_where_kgan_has_no_progressive_form():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan"])
 def test_a_progressive_run_resumed_mid_fade_equals_an_uninterrupted_one(
-    tmp_path, monkeypatch
+    arch, tmp_path, monkeypatch
 ):
     import os
     import signal
@@ -424,7 +425,8 @@ def test_a_progressive_run_resumed_mid_fade_equals_an_uninterrupted_one(
     from kgan.layers import ProgressiveBlend
 
     main = script_module("train_mnist").main
-    common = ["--progressive", "--base-channels", "8", "--z-dim", "16"]
+    common = ["--progressive", "--arch", arch, "--base-channels", "8"]
+    common += ["--z-dim", "16"]
     common += ["--batch-size", "8", "--steps", "16", "--no-ema"]
     common += ["--checkpoint-every", "4", "--sample-every", "100"]
     main([*common, "--out", str(tmp_path / "whole")])
