@@ -413,6 +413,25 @@ def test_progressive_is_refused_where_kgan_has_no_progressive_form():
     assert schedule == (375, 187)  # 4, 8, 16, 32 px: four equal stages
 
 
+def test_a_progressive_run_fits_its_ema_to_the_stages(capsys):
+    def mnist_config(*flags):
+        args = script_module("train_mnist").parse_args(list(flags))
+        return cli.run_config(args, image_size=32, channels=1)
+
+    assert mnist_config("--steps", "1500").ema == 0.999  # not growing
+    fitted = mnist_config("--progressive", "--steps", "1500")
+    # 375-step stages: a half-life of 375 / 8 steps.
+    assert fitted.ema == pytest.approx(0.5 ** (1 / (375 / 8)))
+    out = capsys.readouterr().out
+    assert "EMA momentum 0.9853 (a half-life of 47 steps" in out
+    kept = mnist_config("--progressive", "--steps", "1500", "--ema", "0.999")
+    assert kept.ema == 0.999
+    assert "has a half-life of 693 steps, over half" in capsys.readouterr().out
+    assert mnist_config("--progressive", "--no-ema").ema is None
+    # A long run's stages are long enough for the default.
+    assert mnist_config("--progressive", "--steps", "60000").ema == 0.999
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["dcgan", "stylegan"])
 def test_a_progressive_run_resumed_mid_fade_equals_an_uninterrupted_one(
