@@ -16,11 +16,14 @@ The functions' signatures are kept stable: `kgan.models.stylegan` may use
 `to_image`.
 """
 
+import math
+
 import keras
 
 from kgan.layers.conditional_batch_normalization import (
     ConditionalBatchNormalization,
 )
+from kgan.layers.equalized_conv2d import EqualizedConv2D
 from kgan.layers.self_modulated_batch_normalization import (
     SelfModulatedBatchNormalization,
 )
@@ -48,6 +51,24 @@ _CONDITIONAL_NORMS = {
     ),
 }
 NORM_KINDS = ("batch",) + tuple(_CONDITIONAL_NORMS)
+
+
+def conv2d(filters, kernel_size, name, equalized_lr=False, gain=None):
+    """A 'same' `Conv2D` with DCGAN's N(0, 0.02) init, or with
+    `equalized_lr` an `EqualizedConv2D` of He gain `gain` (default
+    sqrt(2); 1 for a linear to-RGB), PGGAN's equalised learning rate."""
+    if equalized_lr:
+        gain = math.sqrt(2.0) if gain is None else gain
+        return EqualizedConv2D(
+            filters, kernel_size, padding="same", gain=gain, name=name
+        )
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        padding="same",
+        kernel_initializer=normal_init(),
+        name=name,
+    )
 
 
 def make_norm(kind="batch", num_classes=None, hidden_units=32):

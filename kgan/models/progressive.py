@@ -20,11 +20,10 @@ import math
 import keras
 
 from kgan._checks import positive_int
-from kgan.layers.equalized_conv2d import EqualizedConv2D
 from kgan.layers.equalized_dense import EqualizedDense
 from kgan.layers.pixel_normalization import PixelNormalization
 from kgan.layers.progressive_blend import ProgressiveBlend
-from kgan.models._blocks import normal_init, to_image
+from kgan.models._blocks import conv2d, normal_init, to_image
 from kgan.models._common import (
     channels_at,
     check_image_size,
@@ -113,7 +112,7 @@ def progressive_dcgan_generator(
         name = f"to_rgb_{resolution}x{resolution}"
         if not equalized_lr:
             return to_image(x, channels, kernel_size=1, name=name)
-        x = EqualizedConv2D(channels, 1, gain=1.0, name=f"{name}_conv")(x)
+        x = conv2d(channels, 1, f"{name}_conv", equalized_lr, gain=1.0)(x)
         return keras.layers.Activation(
             "tanh", dtype="float32", name=f"{name}_tanh"
         )(x)
@@ -133,17 +132,7 @@ def progressive_dcgan_generator(
 
 
 def _conv(x, filters, name, equalized_lr):
-    if equalized_lr:
-        conv = EqualizedConv2D(filters, 3, padding="same", name=name)
-    else:
-        conv = keras.layers.Conv2D(
-            filters,
-            3,
-            padding="same",
-            kernel_initializer=normal_init(),
-            name=name,
-        )
-    return _activate(conv(x), name)
+    return _activate(conv2d(filters, 3, name, equalized_lr)(x), name)
 
 
 def _activate(x, name):

@@ -35,15 +35,12 @@ Reference:
 Tested on the TensorFlow and JAX backends (tests/test_stylegan_styles.py).
 """
 
-import math
-
 import keras
 
 from kgan._checks import number_in, positive_int, positive_number
 from kgan.layers.adaptive_instance_normalization import (
     AdaptiveInstanceNormalization,
 )
-from kgan.layers.equalized_conv2d import EqualizedConv2D
 from kgan.layers.equalized_dense import EqualizedDense
 from kgan.layers.latent_average import LatentAverage
 from kgan.layers.latent_resample import LatentResample
@@ -53,6 +50,7 @@ from kgan.layers.noise_injection import NoiseInjection
 from kgan.layers.pixel_normalization import PixelNormalization
 from kgan.layers.progressive_blend import ProgressiveBlend
 from kgan.layers.style_mixing import StyleMixing
+from kgan.models._blocks import conv2d
 from kgan.models._common import (
     channels_at,
     check_image_size,
@@ -86,22 +84,8 @@ def _mapping_network(w_dim, mapping_layers, equalized_lr, lr_multiplier):
     return layers
 
 
-def _conv(filters, kernel_size, name, equalized_lr, gain=math.sqrt(2.0)):
-    if equalized_lr:
-        return EqualizedConv2D(
-            filters, kernel_size, padding="same", gain=gain, name=name
-        )
-    return keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        padding="same",
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
-        name=name,
-    )
-
-
 def _styled_conv(x, w, filters, prefix, noise_injection, equalized_lr):
-    x = _conv(filters, 3, f"{prefix}_conv", equalized_lr)(x)
+    x = conv2d(filters, 3, f"{prefix}_conv", equalized_lr)(x)
     if noise_injection:
         x = NoiseInjection(name=f"{prefix}_noise")(x)
     x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"{prefix}_lrelu")(x)
@@ -289,7 +273,7 @@ def stylegan_generator(
 
     def to_rgb(x, suffix=""):
         # A linear conv (gain 1, as StyleGAN's to-RGB), then tanh.
-        x = _conv(channels, 1, f"to_rgb{suffix}", equalized_lr, gain=1.0)(x)
+        x = conv2d(channels, 1, f"to_rgb{suffix}", equalized_lr, gain=1.0)(x)
         return keras.layers.Activation("tanh", name=f"tanh{suffix}")(x)
 
     x = LearnedConstant((4, 4, width(4)), name="const")(z)
