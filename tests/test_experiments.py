@@ -20,6 +20,7 @@ def modules(tmp_path, monkeypatch):
     monkeypatch.setenv("KGAN_RESULTS", str(tmp_path / "results"))
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     experiments = importlib.reload(importlib.import_module("experiments"))
+    importlib.reload(importlib.import_module("script_runs"))  # RESULTS moved
     report = importlib.reload(importlib.import_module("results_report"))
     return experiments, report
 
@@ -169,6 +170,48 @@ def test_small_data_section_compares_with_and_without_augment(modules):
     # Section 10's command line is its own, not section 1's.
     command = report.section_command("10. Small data", 2000)
     assert "--tables small_data" in command
+
+
+def test_default_run_section_checks_each_row_against_the_bar(modules):
+    _, report = modules
+    import script_runs
+
+    def record(name, fid, minutes, at_once=1, classes=10, resumed=False):
+        settings = {"arch": "selfmod", "steps": 10000, "batch_size": 64,
+                    "lr": 2e-4, "ema": 0.999}  # fmt: skip
+        return {"name": name, "command": script_runs.command(
+                    script_runs.ROWS[name]),
+                "mnist_fid": fid, "real_vs_real_mnist_fid": 1.5,
+                "classes_covered": classes, "wall_seconds": minutes * 60,
+                "runs_at_a_time": at_once, "resumed": resumed,
+                "settings": settings}  # fmt: skip
+
+    assert report.default_run() is None  # nothing recorded
+    script_runs.SCRIPT_RUNS.mkdir(parents=True)
+    rows = [
+        record("default", 2.9, 10.5),  # 1.93x, in time: meets the bar
+        record("no-ema", 3.1, 9.0),  # 2.07x: too far
+        record("ttur", 2.0, 9.0, at_once=2),  # beside another run: no bar
+        record("batch-128", 2.0, 12.0),  # too slow
+        record("selfmod-4000", 2.0, 4.0, classes=9),  # a class missing
+        record("dcgan-4000", 2.0, 4.0, resumed=True),  # not one run's time
+    ]
+    for r in rows:
+        (script_runs.SCRIPT_RUNS / f"{r['name']}.json").write_text(
+            json.dumps(r)
+        )
+    text = report.default_run()
+    # ROWS' order, whatever the order of the files.
+    assert text.index("--arch dcgan --steps 4000") < text.index("--no-ema")
+    assert "| `python train_mnist.py` | 2.90 | 1.50 | 1.93x | 10/10 |" in text
+    assert "| 2 at a time |" in text and "| alone, resumed |" in text
+    assert "Met by: `python train_mnist.py`." in text
+    assert "1.93x real vs real) in 10.5 min: the bar **met**." in text
+    assert "SELF-MOD, 10,000 steps" in report.default_run_phrase()
+    rows[0]["mnist_fid"] = 3.1
+    (script_runs.SCRIPT_RUNS / "default.json").write_text(json.dumps(rows[0]))
+    text = report.default_run()
+    assert "No row meets it." in text and "the bar **not met**." in text
 
 
 def test_committed_results_md_is_what_the_committed_runs_give(

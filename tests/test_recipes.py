@@ -336,18 +336,18 @@ def test_resume_takes_the_run_s_settings_and_the_typed_flags(tmp_path, capsys):
     )
     # Without --resume the command line is the whole story.
     fresh = cli.run_config(parse(["--out", str(tmp_path)]), 32, 1)
-    assert (fresh.arch, fresh.z_dim) == ("dcgan", 64)
+    assert (fresh.arch, fresh.z_dim) == ("selfmod", 64)
 
 
 def test_a_damaged_saved_config_falls_back_to_the_command_line(
     tmp_path, capsys
 ):
-    (tmp_path / "config.json").write_text('{"arch": "selfmod", "z_')
+    (tmp_path / "config.json").write_text('{"arch": "resnet", "z_')
     args = script_module("train_mnist").parse_args(
         ["--out", str(tmp_path), "--resume", "--z-dim", "24"]
     )
     config = cli.run_config(args, 32, 1)
-    assert (config.arch, config.z_dim) == ("dcgan", 24)
+    assert (config.arch, config.z_dim) == ("selfmod", 24)
     assert "warning: cannot read" in capsys.readouterr().out
 
 
@@ -430,6 +430,32 @@ def test_a_progressive_run_fits_its_ema_to_the_stages(capsys):
     assert mnist_config("--progressive", "--no-ema").ema is None
     # A long run's stages are long enough for the default.
     assert mnist_config("--progressive", "--steps", "60000").ema == 0.999
+
+
+def test_progressive_without_arch_grows_the_dcgan_form(capsys):
+    """train_mnist.py's default architecture (SELF-MOD) has no progressive
+    form: an untyped --arch becomes dcgan, and the run says so; a typed
+    one is kept or refused, never replaced."""
+
+    def mnist_config(*flags, num_classes=None):
+        args = script_module("train_mnist").parse_args(list(flags))
+        return cli.run_config(args, 32, 1, num_classes)
+
+    assert mnist_config().arch == "selfmod"
+    assert mnist_config("--progressive").arch == "dcgan"
+    assert "--arch dcgan (PGGAN's form) instead of the default selfmod" in (
+        capsys.readouterr().out
+    )
+    assert mnist_config("--progressive", "--arch", "stylegan").arch == (
+        "stylegan"
+    )
+    assert "instead of the default" not in capsys.readouterr().out
+    for flags, num_classes in (
+        (["--progressive", "--arch", "selfmod"], None),
+        (["--progressive", "--conditional"], 10),
+    ):
+        with pytest.raises(cli.Failure, match="--progressive grows the"):
+            mnist_config(*flags, num_classes=num_classes)
 
 
 @pytest.mark.slow

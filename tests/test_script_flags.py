@@ -324,7 +324,10 @@ def test_body_and_attention_reach_the_models(capsys):
     )
     assert any(isinstance(layer, keras.layers.Add) for layer in _all_layers(g))
     for flags, message in [
-        (("--body", "resnet"), "--body chooses the body of --arch selfmod"),
+        (
+            ("--arch", "dcgan", "--body", "resnet"),
+            "--body chooses the body of --arch selfmod",
+        ),
         (("--attention", "16"), "--attention needs a ResNet generator"),
         (
             ("--arch", "selfmod", "--body", "resnet", "--kernel-size", "5"),

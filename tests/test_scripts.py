@@ -236,7 +236,7 @@ def test_mnist_defaults_are_the_tuned_run_and_ema_can_be_turned_off():
     parse = script_module("train_mnist").parse_args
     args = parse([])
     assert (args.steps, args.ema, args.arch, args.loss) == (
-        4000, 0.999, "dcgan", None,
+        10000, 0.999, "selfmod", None,
     )  # fmt: skip
     assert cli.run_config(args, 32, 1).adversarial_loss == "hinge"
     assert parse(["--no-ema"]).ema is None

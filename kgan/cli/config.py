@@ -34,6 +34,7 @@ def run_config(args, image_size=None, channels=3, num_classes=None):
     if saved is not None:
         values = resumed_settings(args, values, saved)
     else:
+        values = arch_for_growth(args, values)
         for name, value in getattr(args, "preset_unused", {}).items():
             say(
                 f"kgan: --preset {args.preset}: {name}={value} does not apply "
@@ -45,6 +46,29 @@ def run_config(args, image_size=None, channels=3, num_classes=None):
         fail(as_flags(str(error)))
     # A resumed run keeps the momentum it chose when it started.
     return config if saved is not None else ema_for_growth(args, config)
+
+
+def arch_for_growth(args, values):
+    """`values` with `arch` dcgan when an unconditional `--progressive`
+    run meets a default architecture that has no progressive form
+    (train_mnist.py's default, SELF-MOD): the progressive DCGAN form is
+    PGGAN's own. The run says so; a typed `--arch` (or a preset's) is
+    kept, and refused if it cannot grow."""
+    chosen = typed(args, "arch") or (
+        typed(args, "preset") and "arch" in preset(args.preset)
+    )
+    # A conditional run has only the StyleGAN form to grow: RunConfig's
+    # refusal names it.
+    if not values.get("progressive") or chosen or values.get("num_classes"):
+        return values
+    if values.get("arch") in ("dcgan", "stylegan"):
+        return values
+    say(
+        f"kgan: --progressive: --arch dcgan (PGGAN's form) instead of the "
+        f"default {values['arch']}, which has no progressive form; type "
+        "--arch stylegan for the StyleGAN form"
+    )
+    return {**values, "arch": "dcgan"}
 
 
 def ema_for_growth(args, config):
