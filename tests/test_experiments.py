@@ -167,6 +167,15 @@ def test_small_data_section_compares_with_and_without_augment(modules):
     )
     assert "with DiffAugment MNIST-FID 45.0, lower than 90.0 without" in text
     assert "1,000 digits" not in text  # no runs: no row, no verdict
+    for overrides in (
+        {"train_size": 500},
+        {"train_size": 500, "augment": experiments.AUGMENT},
+    ):
+        for seed in (1, 2):
+            key = experiments.run_key(overrides, seed, 200)
+            (experiments.RUNS / f"{key}.json").unlink()
+    text = report.small_data(200)  # seed 0 only
+    assert "lower than 80.0 without (one seed each: no spread" in text
     # Section 10's command line is its own, not section 1's.
     command = report.section_command("10. Small data", 2000)
     assert "--tables small_data" in command
