@@ -51,6 +51,10 @@ BASE = {
 }
 
 AUGMENT = "translation,cutout,color"  # DiffAugment's policy for all images
+# ADA's adaptive probability on that policy: the paper's target 0.6; p may
+# cross [0, 1] in 100k images (ADA's 500k is for runs of millions: a
+# 1,500-step run sees 96k images, a 6,000-step one 384k).
+ADA = {"augment": AUGMENT, "augment_target": 0.6, "augment_kimg": 100}
 
 # table -> [(row label, overrides of BASE)]; `train_size` (not a RunConfig
 # setting) trains on the first that many of the 4,500 training digits.
@@ -119,16 +123,19 @@ TABLES = {
     "small_data": [
         ("500 digits", {"train_size": 500}),
         ("500 digits + DiffAugment", {"train_size": 500, "augment": AUGMENT}),
+        ("500 digits + DiffAugment, ADA's p", {"train_size": 500, **ADA}),
         ("1,000 digits", {"train_size": 1000}),
         (
             "1,000 digits + DiffAugment",
             {"train_size": 1000, "augment": AUGMENT},
         ),
+        ("1,000 digits + DiffAugment, ADA's p", {"train_size": 1000, **ADA}),
     ],
     # The 500-digit rows again, at a budget where D has time to overfit.
     "small_data_long": [
         ("500 digits", {"train_size": 500}),
         ("500 digits + DiffAugment", {"train_size": 500, "augment": AUGMENT}),
+        ("500 digits + DiffAugment, ADA's p", {"train_size": 500, **ADA}),
     ],
     "growing_stylegan": [
         (
@@ -221,6 +228,9 @@ def train_run(config, seed, steps, eval_every, threads, key):
         "g_params": int(generator.count_params()),
         "d_params": int(discriminator.count_params()),
     }
+    if getattr(gan, "adaptive_augment", False):  # ADA's p where it ended
+        p = gan.augment.probability
+        result["augment_p"] = float(keras.ops.convert_to_numpy(p))
     if num_classes:
         predicted = classifier.predict_classes(fakes)
         result["label_accuracy"] = float(np.mean(predicted == sample_labels))

@@ -54,3 +54,14 @@ def test_ogan_trains_on_two_replicas(results):
     assert "ogan:ogan" in found, stderr
     moved, _, finite = found["ogan:ogan"]
     assert finite and moved > 1e-4
+
+
+def test_adaptive_augmentation_counts_the_global_batch_on_two_replicas():
+    # 2 steps of 8 images, 64 images per unit of p: 0.25 on any replicas.
+    out = run_python(
+        os.path.join(os.path.dirname(__file__), "distributed_ada.py")
+    )
+    found = re.search(r"RESULT one=(\S+) two=(\S+)", out.stdout)
+    assert found, out.stderr[-3000:]
+    assert float(found[1]) == pytest.approx(0.25)
+    assert float(found[2]) == pytest.approx(0.25)

@@ -174,6 +174,24 @@ def common_parser(description, out_default, steps_default, **defaults):
         "docs/AUGMENTATION.md",
     )
     p.add_argument(
+        "--augment-target",
+        type=float,
+        default=None,
+        metavar="R",
+        help="ADA's adaptive probability (Karras et al. 2020) for --augment: "
+        "each transform applies with a probability p that starts at 0 and "
+        "moves toward keeping E[sign D(x)] at R (ADA: 0.6); logged as "
+        "augment_p",
+    )
+    p.add_argument(
+        "--augment-kimg",
+        type=positive_float,
+        default=None,
+        metavar="K",
+        help="with --augment-target: p can move by 1 in K thousand images "
+        "(default ADA's 500; lower for short runs)",
+    )
+    p.add_argument(
         "--spectral-norm",
         action=argparse.BooleanOptionalAction,
         default=None,

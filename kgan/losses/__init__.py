@@ -57,13 +57,15 @@ def _check_smoothing(label_smoothing):
 
 
 def _hinge():
-    return AdversarialLoss(hinge_d, hinge_g, name="hinge")
+    return AdversarialLoss(
+        hinge_d, hinge_g, name="hinge", decision_threshold=0.0
+    )
 
 
 def _non_saturating(label_smoothing=0.0):
     a = _check_smoothing(label_smoothing)
     d_loss = functools.partial(ns_d, label_smoothing=a) if a else ns_d
-    return AdversarialLoss(d_loss, ns_g, name="ns")
+    return AdversarialLoss(d_loss, ns_g, name="ns", decision_threshold=0.0)
 
 
 def _wgan():
@@ -73,7 +75,10 @@ def _wgan():
 def _lsgan(label_smoothing=0.0):
     a = _check_smoothing(label_smoothing)
     d_loss = functools.partial(lsgan_d, label_smoothing=a) if a else lsgan_d
-    return AdversarialLoss(d_loss, lsgan_g, name="lsgan")
+    # Undecided halfway between the fake target 0 and the real 1 - a.
+    return AdversarialLoss(
+        d_loss, lsgan_g, name="lsgan", decision_threshold=(1.0 - a) / 2
+    )
 
 
 def _rsgan():

@@ -18,6 +18,8 @@ import inspect
 import keras
 from keras import ops
 
+from kgan._checks import is_number
+
 
 def _serializable(fn):
     return keras.saving.register_keras_serializable(package="kgan")(fn)
@@ -206,6 +208,12 @@ class AdversarialLoss:
             reversed, and a trainer may use one gradient-reversal pass.
         real_scores_high: the sign convention, True when D scores real images
             higher than fakes (False for GAN-QP in Su's convention).
+        decision_threshold: the score at which D is undecided between real
+            and fake (0 for hinge and non-saturating logits, halfway between
+            the targets for LSGAN), or None (default) for losses that only
+            compare scores with one another (WGAN, relativistic, GAN-QP),
+            where a score alone says nothing. ADA's overfitting heuristic
+            (`DiffAugment(target=...)`) reads D's verdict from it.
 
     Example:
 
@@ -217,7 +225,13 @@ class AdversarialLoss:
     """
 
     def __init__(
-        self, d_loss, g_loss, name=None, zero_sum=False, real_scores_high=True
+        self,
+        d_loss,
+        g_loss,
+        name=None,
+        zero_sum=False,
+        real_scores_high=True,
+        decision_threshold=None,
     ):
         for arg_name, fn in (("d_loss", d_loss), ("g_loss", g_loss)):
             if not callable(fn):
@@ -231,6 +245,27 @@ class AdversarialLoss:
         self.name = name or getattr(d_loss, "__name__", "adversarial_loss")
         self.zero_sum = bool(zero_sum)
         self.real_scores_high = bool(real_scores_high)
+        if decision_threshold is not None and not is_number(decision_threshold):
+            raise ValueError(
+                "`decision_threshold` must be None or a number. Received: "
+                f"decision_threshold={decision_threshold!r}"
+            )
+        self.decision_threshold = (
+            None if decision_threshold is None else float(decision_threshold)
+        )
+
+    def verdicts(self, real_scores):
+        """+1 where D takes a real image for real, -1 for fake, 0 undecided
+        (the signs ADA's heuristic averages); needs `decision_threshold`."""
+        if self.decision_threshold is None:
+            raise ValueError(
+                f"The {self.name!r} loss has no `decision_threshold`: its "
+                "scores are only compared with one another, so D's verdict "
+                "on one image is undefined."
+            )
+        (scores,) = _float32(real_scores)
+        signs = ops.sign(scores - self.decision_threshold)
+        return signs if self.real_scores_high else -signs
 
     def d_loss(
         self, real_scores, fake_scores, real_images=None, fake_images=None
@@ -265,6 +300,7 @@ class AdversarialLoss:
             "name": self.name,
             "zero_sum": self.zero_sum,
             "real_scores_high": self.real_scores_high,
+            "decision_threshold": self.decision_threshold,
         }
 
     @classmethod
@@ -277,7 +313,8 @@ class AdversarialLoss:
     def __repr__(self):
         return (
             f"AdversarialLoss(name={self.name!r}, zero_sum={self.zero_sum}, "
-            f"real_scores_high={self.real_scores_high})"
+            f"real_scores_high={self.real_scores_high}, "
+            f"decision_threshold={self.decision_threshold})"
         )
 
 

@@ -126,6 +126,19 @@ def adversarial_loss(config):
     return loss, regularizers
 
 
+def augmentation(config):
+    """The trainer's `augment`: the policy string (the trainer makes its
+    DiffAugment), or an adaptive DiffAugment (ADA's probability)."""
+    if config.augment_target is None:
+        return config.augment
+    return layers.DiffAugment(
+        config.augment,
+        target=config.augment_target,
+        adjust_images=int(round((config.augment_kimg or 500) * 1000)),
+        seed=config.seed + 1,  # the stream a policy string's layer takes
+    )
+
+
 def build_trainer(config, generator, discriminator):
     """The compiled trainer: OGAN, AlternatingGAN or OneStepGAN."""
     jit = {"auto": "auto", "on": True, "off": False}[config.xla]
@@ -134,7 +147,7 @@ def build_trainer(config, generator, discriminator):
     g_optimizer = optimizer(config, g_lr) if g_lr != config.lr else None
     extra = {"seed": config.seed}
     if config.augment:
-        extra["augment"] = config.augment  # a fresh DiffAugment per trainer
+        extra["augment"] = augmentation(config)
     if config.instance_noise is not None:
         extra["instance_noise"] = losses.InstanceNoise(
             config.instance_noise, decay_steps=config.steps

@@ -73,6 +73,13 @@ class RunConfig:
         augment: a DiffAugment policy (Zhao et al. 2020) applied to every
             D input, real and fake, e.g. "translation,cutout,color"; None
             is off.
+        augment_target: ADA's adaptive probability (Karras et al. 2020):
+            the target of `r_t = E[sign D(x)]`, e.g. 0.6; each transform
+            then applies with a probability `p` that starts at 0 and rises
+            while D is more sure of the real images than this. None: the
+            policy always applies (DiffAugment's rule).
+        augment_kimg: with `augment_target`, the thousands of images over
+            which `p` can move by 1 (None: ADA's 500).
         trainer: "onestep" (one loss, one optimizer) or "alternating".
         n_critic: `trainer="alternating"`: D steps per G step (None: 1).
         lr: learning rate (RMSprop, rho 0.99, as Su's scripts).
@@ -118,6 +125,8 @@ class RunConfig:
     label_smoothing: float | None = None
     instance_noise: float | None = None
     augment: str | None = None
+    augment_target: float | None = None
+    augment_kimg: float | None = None
     trainer: str = "onestep"
     n_critic: int | None = None
     lr: float = 1e-4
@@ -231,6 +240,7 @@ class RunConfig:
                 parse_policy(self.augment)
             except ValueError as error:
                 raise ConfigError(f"`augment`: {error}") from None
+        self._check_adaptive_augment()
         if self.minibatch_std and self.batch_size % 4:
             raise ConfigError(
                 "`minibatch_std` takes the standard deviation over groups of "
@@ -313,6 +323,38 @@ class RunConfig:
             raise ConfigError(
                 "`ema_scope` model needs the one optimizer of the one-step "
                 "trainer: drop `g_lr`, and keep `trainer` onestep."
+            )
+
+    def _check_adaptive_augment(self):
+        if self.augment_kimg is not None and self.augment_target is None:
+            raise ConfigError(
+                "`augment_kimg` sets the speed of the adaptive probability: "
+                "give `augment_target` (ADA's 0.6), or drop `augment_kimg`."
+            )
+        if self.augment_target is None:
+            return
+        if not self.augment:
+            raise ConfigError(
+                "`augment_target` adapts the probability of the `augment` "
+                "policy: give `augment` (e.g. translation,cutout,color)."
+            )
+        if not -1 < self.augment_target < 1:
+            raise ConfigError(
+                "`augment_target` is a target for the mean sign of D(x), in "
+                f"(-1, 1) (ADA's 0.6), got {self.augment_target}"
+            )
+        if self.augment_kimg is not None and not self.augment_kimg > 0:
+            raise ConfigError(
+                f"`augment_kimg` must be > 0, got {self.augment_kimg}"
+            )
+        base = {"r1": "ns"}.get(self.adversarial_loss, self.adversarial_loss)
+        if self.ogan or base not in ("hinge", "ns", "lsgan"):
+            raise ConfigError(
+                "`augment_target` reads D's verdict on each real image, "
+                "which `loss` hinge, ns, r1 and lsgan give; "
+                f"{'O-GAN' if self.ogan else self.adversarial_loss} only "
+                "compares scores with one another: drop `augment_target` "
+                "(the policy then always applies)."
             )
 
     # -- persistence -----------------------------------------------------------

@@ -41,6 +41,10 @@ class GANTrainer(SavedSeedState, keras.Model):
             `training=True`), a policy string such as
             `"color,translation,cutout"`, or None. Each D call draws its
             own augmentation; gradient penalties differentiate through it.
+            An adaptive one (`DiffAugment(target=0.6)`, ADA's heuristic)
+            is fed D's verdicts on the real images of every D step (the
+            loss needs a `decision_threshold`: hinge, ns, lsgan), and its
+            probability is logged as `augment_p`.
         seed: seed of the noise generator (a policy string's DiffAugment
             takes `seed + 1`).
     """
@@ -64,6 +68,11 @@ class GANTrainer(SavedSeedState, keras.Model):
         self.regularizers = list(regularizers)
         self.instance_noise = instance_noise
         self.augment = as_augment(augment, seed)
+        self.adaptive_augment = (
+            getattr(self.augment, "target", None) is not None
+        )
+        if self.adaptive_augment:
+            checks.check_adaptive_augment(self.adversarial_loss)
         self.seed = seed
         self.conditional = len(generator.inputs) == 2
         self.z_dim = int(generator.inputs[0].shape[-1])
@@ -74,6 +83,7 @@ class GANTrainer(SavedSeedState, keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        self.augment_p_tracker = keras.metrics.Mean(name="augment_p")
         # Both networks are built models, so the trainer is built too (and
         # a checkpoint can be loaded before `fit`).
         self.built = True
@@ -174,6 +184,18 @@ class GANTrainer(SavedSeedState, keras.Model):
         """
         return self.noisy(self.augmented(images))
 
+    def adapt_augmentation(self, real_outputs):
+        """ADA: hands D's verdicts on this step's augmented real images to
+        an adaptive augmentation (a no-op otherwise)."""
+        if not self.adaptive_augment:
+            return
+        signs = self.adversarial_loss.verdicts(
+            ops.stop_gradient(reduce_scores(real_outputs))
+        )
+        replicas, _ = _replica_info()
+        batch = ops.shape(signs)[0] * replicas  # the global batch
+        self.augment.update_probability(signs, batch_size=batch)
+
     def noisy(self, images):
         """Adds the annealed instance noise, if any, to a D input."""
         if self.instance_noise is None:
@@ -222,6 +244,8 @@ class GANTrainer(SavedSeedState, keras.Model):
         z = self.sample_z(ops.shape(images)[0])
         fake = self.generate(z, labels, training)
         real_codes = self.d_outputs(self.d_input(images), labels, training)
+        if training:
+            self.adapt_augmentation(real_codes)
         # D's views come after D(x), the generator's last: each sees D in
         # the state the earlier passes left (spectral norm updates its
         # kernel on every training call). Both views see one augmentation
@@ -320,17 +344,22 @@ class GANTrainer(SavedSeedState, keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.real_score_tracker.update_state(ops.mean(real_scores))
         self.fake_score_tracker.update_state(ops.mean(fake_scores))
+        if self.adaptive_augment:
+            self.augment_p_tracker.update_state(self.augment.probability.value)
 
     @property
     def metrics(self):
         # The trainer's own trackers (keras.io's custom-`train_step`
         # pattern); subclasses append theirs.
-        return [
+        trackers = [
             self.d_loss_tracker,
             self.g_loss_tracker,
             self.real_score_tracker,
             self.fake_score_tracker,
         ]
+        if self.adaptive_augment:
+            trackers.append(self.augment_p_tracker)
+        return trackers
 
     def compile_from_config(self, config):
         """Recompiles a reloaded trainer (Keras skips a custom `compile`)."""

@@ -157,7 +157,9 @@ class AlternatingGAN(GANTrainer):
         """
         z = self.sample_z(ops.shape(images)[0])
         fake = ops.stop_gradient(self.generate(z, labels, training=True))
-        real_scores = self.d_scores(images, labels)
+        real_outputs = self.d_outputs(self.d_input(images), labels)
+        self.adapt_augmentation(real_outputs)
+        real_scores = reduce_scores(real_outputs)
         fake_scores = self.d_scores(fake, labels)
         d_loss = self.adversarial_loss.d_loss(
             real_scores, fake_scores, images, fake

@@ -36,6 +36,19 @@ def check_pair(generator, discriminator):
         )
 
 
+def check_adaptive_augment(loss):
+    """ADA's heuristic reads D's verdict on each real image: the loss must
+    say where a score turns from fake to real."""
+    if loss.decision_threshold is None:
+        raise ValueError(
+            f"An adaptive augmentation (`target`) needs a loss whose scores "
+            f"decide real vs fake at a threshold (hinge, ns, lsgan); the "
+            f"{loss.name!r} loss only compares scores with one another. Use "
+            "a fixed `probability`, or give a custom `AdversarialLoss` its "
+            "`decision_threshold`."
+        )
+
+
 def check_images(images, image_shape):
     """Images of the generator's shape, scaled into [-1, 1]."""
     images = np.asarray(images)
