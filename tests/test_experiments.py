@@ -53,7 +53,7 @@ def test_run_keys_name_each_configuration_once(modules):
             assert keys.setdefault(key, overrides) == overrides
     # The DCGAN / hinge / one-step baseline is shared by four tables.
     assert experiments.run_key({}, 0, 600) == "base_steps-600_seed-0"
-    assert len(keys) == 21
+    assert len(keys) == 23  # ADA: one row per small-data size
 
 
 @pytest.mark.slow
@@ -146,19 +146,20 @@ def test_small_data_section_compares_with_and_without_augment(modules):
     experiments.RUNS.mkdir(parents=True)
     experiments.IMAGES.mkdir(parents=True)
     finals = {
-        None: [80.0, 90.0, 100.0],
-        experiments.AUGMENT: [40.0, 45.0, 50.0],
+        "plain": ({}, [80.0, 90.0, 100.0]),
+        "augment": ({"augment": experiments.AUGMENT}, [40.0, 45.0, 50.0]),
+        "ada": (experiments.ADA, [44.0, 46.0, 48.0]),
     }
-    for augment, fids in finals.items():
-        overrides = {"train_size": 500}
-        if augment:
-            overrides["augment"] = augment
+    for name, (extra, fids) in finals.items():
+        overrides = {"train_size": 500, **extra}
         for seed, fid in enumerate(fids):
             run = {"seed": seed, "mnist_fid": fid, "classes_covered": 9,
                    "seconds_per_step": 0.2,
                    "curve": [{"step": 100, "seconds": 1.0, "fid_1000": fid + 5},
                              {"step": 200, "seconds": 2.0,
                               "fid_1000": fid}]}  # fmt: skip
+            if name == "ada":
+                run["augment_p"] = 0.1 * (seed + 1)
             key = experiments.run_key(overrides, seed, 200)
             (experiments.RUNS / f"{key}.json").write_text(json.dumps(run))
     text = report.small_data(200)
@@ -166,6 +167,16 @@ def test_small_data_section_compares_with_and_without_augment(modules):
         "| 500 digits + DiffAugment | 45.0 ± 5.0 | 40.0, 45.0, 50.0 |" in text
     )
     assert "with DiffAugment MNIST-FID 45.0, lower than 90.0 without" in text
+    assert (
+        "ADA's adaptive p: MNIST-FID 46.0, lower than no augmentation and "
+        "within the seed spread of DiffAugment always on; p ended at 0.10, "
+        "0.20, 0.30 (per seed)" in text
+    )
+    for seed in range(3):  # the checks below compare two rows
+        key = experiments.run_key(
+            {"train_size": 500, **experiments.ADA}, seed, 200
+        )
+        (experiments.RUNS / f"{key}.json").unlink()
     assert "1,000 digits" not in text  # no runs: no row, no verdict
     for overrides in (
         {"train_size": 500},
