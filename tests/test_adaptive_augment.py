@@ -279,3 +279,11 @@ def test_flags_that_cannot_work_are_named(flags, message, capsys):
     with script_stops():
         _config(*flags)
     assert message in capsys.readouterr().err
+
+
+def test_run_config_takes_the_losses_that_give_verdicts():
+    for loss in ("hinge", "ns", "r1", "lsgan"):
+        recipes.RunConfig(loss=loss, augment="color", augment_target=0.6)
+    for loss in ("wgan-gp", "ragan", "gan-qp"):
+        with pytest.raises(recipes.ConfigError, match="only compares"):
+            recipes.RunConfig(loss=loss, augment="color", augment_target=0.6)

@@ -347,8 +347,11 @@ class RunConfig:
             raise ConfigError(
                 f"`augment_kimg` must be > 0, got {self.augment_kimg}"
             )
-        base = {"r1": "ns"}.get(self.adversarial_loss, self.adversarial_loss)
-        if self.ogan or base not in ("hinge", "ns", "lsgan"):
+        from kgan.losses import get_preset
+
+        # The loss says whether one score is a verdict (its threshold).
+        loss, _ = get_preset(self.adversarial_loss)
+        if loss.decision_threshold is None:
             raise ConfigError(
                 "`augment_target` reads D's verdict on each real image, "
                 "which `loss` hinge, ns, r1 and lsgan give; "

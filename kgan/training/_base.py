@@ -83,7 +83,12 @@ class GANTrainer(SavedSeedState, keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
-        self.augment_p_tracker = keras.metrics.Mean(name="augment_p")
+        # ADA's probability, logged only when it adapts.
+        self.augment_p_tracker = (
+            keras.metrics.Mean(name="augment_p")
+            if self.adaptive_augment
+            else None
+        )
         # Both networks are built models, so the trainer is built too (and
         # a checkpoint can be loaded before `fit`).
         self.built = True
