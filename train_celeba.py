@@ -71,6 +71,12 @@ def main(argv=None):
         cli.fail("--data is required: a folder of face images.")
     placement = cli.placement(args)  # before anything runs on a device
     config = cli.run_config(args, channels=3)
+    # Checked and locked before any data is read or model built.
+    with recipes.open_run(config):
+        train(args, config, placement)
+
+
+def train(args, config, placement):
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
@@ -88,10 +94,7 @@ def main(argv=None):
         )
 
     try:
-        start = recipes.start_step(config)  # where a resume picks up
-        dataset = faces(start)
-        # A resumed run shows the same real images in its grids.
-        first = dataset if start == 0 else faces(0)
+        first = faces(0)
     except OSError as error:
         cli.fail(str(error))
     real_images = []
@@ -114,6 +117,10 @@ def main(argv=None):
             config, gan, real_images=real_images, sample_rows=9,
             learning_rates=cli.learning_rates(args),
         )  # fmt: skip
+        # A resumed run starts the data where its checkpoint stopped, and
+        # shows the same real images in its grids.
+        start = recipes.restore(config, gan, callbacks)
+        dataset = first if start == 0 else faces(start)
         if not recipes.train(config, gan, dataset, callbacks):
             return  # the run is finished already
         recipes.save_generator(config, generator, callbacks)

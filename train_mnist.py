@@ -60,6 +60,12 @@ def main(argv=None):
         channels=1,
         num_classes=10 if args.conditional else None,
     )
+    # Checked and locked before any data is loaded or model built.
+    with recipes.open_run(config):
+        train(args, config, placement)
+
+
+def train(args, config, placement):
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.config.set_dtype_policy("mixed_float16")
@@ -72,15 +78,6 @@ def main(argv=None):
     except OSError as error:
         cli.fail(str(error))
     cli.say(f"MNIST: {len(images)} digits from {source}")
-    # The global batch: under a multi-process run Keras gives each process
-    # its slice of it.
-    dataset = kgan.data.mnist_dataset(
-        images,
-        labels if config.num_classes else None,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        start_batch=recipes.start_step(config),  # where a resume picks up
-    )
 
     with placement.scope():
         ## Model
@@ -97,9 +94,22 @@ def main(argv=None):
             config, gan, real_images=images[shown],
             learning_rates=cli.learning_rates(args),
         )  # fmt: skip
-        if not recipes.train(config, gan, dataset, callbacks):
+        # A resumed run starts the data where its checkpoint stopped. The
+        # batch is the global one: in a multi-process run Keras gives each
+        # process its slice of it.
+        dataset = kgan.data.mnist_dataset(
+            images,
+            labels if config.num_classes else None,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            start_batch=recipes.restore(config, gan, callbacks),
+        )
+        if recipes.train(config, gan, dataset, callbacks):
+            path = recipes.save_generator(config, generator, callbacks)
+        elif os.path.exists(os.path.join(config.out, "metrics.json")):
             return  # the run is finished already
-        path = recipes.save_generator(config, generator, callbacks)
+        else:  # finished, but its report was never written
+            path, generator = recipes.generator_path(config), None
 
     ## Evaluate: MNIST-FID and class coverage of the final generator
     generator = recipes.generator_to_evaluate(generator, path)

@@ -443,6 +443,19 @@ def check_same_everywhere(value, what):
         )
 
 
+def broadcast_from_chief(value):
+    """Process 0's integer `value`, in every process: what process 0
+    decided alone (it opened the run folder, say) reaches the others. A
+    collective: every process must call it."""
+    if process_count() == 1:
+        return int(value)
+    from jax.experimental import multihost_utils
+
+    return int(
+        multihost_utils.broadcast_one_to_all(np.asarray(int(value), "int32"))
+    )
+
+
 @contextlib.contextmanager
 def process_local():
     """Inside, Keras creates this process's own variables, not distributed

@@ -80,16 +80,40 @@ def killed_run(tmp_path_factory):
         assert all(p.poll() is None for p in processes)
         time.sleep(0.2)
     assert metadata.exists()
+    # One writer: while the two run, a third run on their folder stops
+    # at once, naming process 0 (which alone holds the lock).
+    intruder = subprocess.run(
+        [sys.executable, str(ROOT / "train_mnist.py"), "--out", str(out),
+         "--resume"],
+        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    holder = json.loads((out / ".kgan-lock").read_text())
+    assert holder["pid"] == processes[0].pid
     processes[1].send_signal(signal.SIGKILL)
     killed = time.monotonic()
     result = finish(processes[:1], timeout=120)[0]
     stopped_after = time.monotonic() - killed
     processes[1].communicate()
-    return out, result, stopped_after
+    return out, result, stopped_after, intruder
+
+
+def test_a_second_run_on_the_folder_of_a_running_one_is_refused(killed_run):
+    out, _, _, intruder = killed_run
+    assert intruder.returncode == 2, intruder.stderr[-2000:]
+    errors = [
+        line
+        for line in intruder.stderr.splitlines()
+        if line.startswith("error")
+    ]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"error: another run is writing into {out}: pid "
+    )
+    assert "MNIST:" not in intruder.stdout
 
 
 def test_a_dead_process_ends_the_other_in_seconds_with_one_line(killed_run):
-    _, (code, _, stderr), stopped_after = killed_run
+    _, (code, _, stderr), stopped_after, _ = killed_run
     assert stopped_after < 30
     assert code == 1
     assert "Traceback" not in stderr
@@ -99,7 +123,7 @@ def test_a_dead_process_ends_the_other_in_seconds_with_one_line(killed_run):
 
 
 def test_both_processes_resume_finish_and_only_process_0_writes(killed_run):
-    out, _, _ = killed_run
+    out = killed_run[0]
     step = json.loads((out / "checkpoint" / "checkpoint.json").read_text())[
         "step"
     ]
@@ -116,14 +140,15 @@ def test_both_processes_resume_finish_and_only_process_0_writes(killed_run):
     assert "saved" not in other and "MNIST-FID" not in other
     with open(out / "history.csv", newline="") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f)]
-    # Written by one process: each step once (the killed run may have
-    # logged the step after its checkpoint too, which the resume repeats).
-    assert steps[-1] == step + 1
-    assert set(steps) == set(range(1, step + 2))
-    assert len(steps) <= step + 2
+    # Written by one process, each step once: a row is written after its
+    # checkpoint, and a resume drops the rows past the step it loads.
+    assert steps == list(range(1, step + 2))
     assert not list(out.rglob(".tmp-*"))
+    assert not (out / ".kgan-lock").exists()
 
     import keras
+
+    import kgan  # noqa: F401 (registers the saved layers)
 
     generator = keras.models.load_model(out / "generator.keras")
     assert generator.output_shape == (None, 32, 32, 1)

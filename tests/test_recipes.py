@@ -360,22 +360,6 @@ def test_typed_flags_are_recorded_exactly():
         script_module("train_celeba").parse_args(["--image-s", "64"])
 
 
-@pytest.mark.slow
-def test_out_and_resume_are_enough_to_continue_a_run(tmp_path, capsys):
-    main = script_module("train_mnist").main
-    out = str(tmp_path / "run")
-    main(["--out", out, "--arch", "selfmod", "--base-channels", "8"]
-         + ["--z-dim", "16", "--batch-size", "8", "--steps", "2"]
-         + ["--checkpoint-every", "2", "--sample-every", "100"])  # fmt: skip
-    capsys.readouterr()
-    main(["--out", out, "--resume", "--steps", "4"])  # nothing else typed
-    text = capsys.readouterr().out
-    assert "resumed from" in text and "from the command line: --steps 4" in text
-    saved = RunConfig.from_json((Path(out) / "config.json").read_text())
-    assert (saved.arch, saved.z_dim, saved.steps) == ("selfmod", 16, 4)
-    assert (Path(out) / "checkpoint" / "step_000000004.weights.h5").exists()
-
-
 @pytest.mark.parametrize("arch", ["dcgan", "resnet"])
 def test_minibatch_std_reaches_the_discriminator(arch):
     from kgan.layers import MinibatchStandardDeviation

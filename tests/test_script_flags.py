@@ -5,10 +5,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from gan_fixtures import mlp_discriminator, mlp_generator
 from script_helpers import h5_arrays, script_module, script_stops
 
 from kgan import cli, recipes
 from kgan.losses import WeightClip
+from kgan.training import OneStepGAN
 
 TINY = ["--base-channels", "8", "--z-dim", "16"]
 
@@ -105,7 +107,7 @@ def test_out_on_a_file_fails_at_once(tmp_path, capsys):
     target = tmp_path / "a-file"
     target.write_text("mine")
     with script_stops() as stop:
-        cli.placement(mnist_args("--out", str(target)))
+        recipes.open_run(config_of(mnist_args("--out", str(target))))
     assert stop.code == 2
     assert capsys.readouterr().err.strip() == (
         f"error: --out {target} is a file: give a folder (the run writes "
@@ -199,8 +201,17 @@ def test_a_damaged_checkpoint_still_guards_the_run(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "step_000000300.weights.h5 (step 300) of an earlier run" in err
     assert "add --resume" in err
+    # With --resume the weights file is found (and tried: it is no HDF5).
     resumed = config_of(mnist_args("--out", str(tmp_path), "--resume"))
-    assert recipes.start_step(resumed) == 300
+    gan = OneStepGAN(mlp_generator(), mlp_discriminator())
+    gan.compile(keras.optimizers.SGD())
+    callbacks = recipes.run_callbacks(resumed, gan)
+    with script_stops() as stop:
+        recipes.restore(resumed, gan, callbacks)
+    assert stop.code == 2
+    err = capsys.readouterr().err
+    assert "step_000000300.weights.h5" in err and "could be loaded" in err
+    assert not (tmp_path / "config.json").exists()  # nothing was written
 
 
 def _rates(gan):

@@ -23,6 +23,7 @@ does not save), so a resumed run draws the random numbers the uninterrupted
 run would have drawn.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -33,7 +34,8 @@ import keras
 import numpy as np
 
 from kgan._checks import positive_int
-from kgan.callbacks._common import atomic_path, training_step
+from kgan._files import as_write_error, atomic_path, reserve_space
+from kgan.callbacks._common import training_step
 from kgan.callbacks.nan import StopOnNaN
 from kgan.distribution import (
     check_same_everywhere,
@@ -107,6 +109,9 @@ class Checkpoint(keras.callbacks.Callback):
         self.ready = False
         self._committed = None  # the file this process saved or restored
         self._said_rebuilt = False
+        # The step `load(model)` restored before `fit`; that `fit` keeps
+        # the state instead of loading again.
+        self.loaded_step = None
 
     # -- what is on disk ----------------------------------------------------
     def read_metadata(self):
@@ -169,13 +174,21 @@ class Checkpoint(keras.callbacks.Callback):
         latest = self.latest()
         return None if latest is None else f"{latest[0]} (step {latest[1]})"
 
+    def last_good(self):
+        """`describe()`, or words saying that there is none yet."""
+        return self.describe() or (
+            f"not written yet (none in {self.backup_dir})"
+        )
+
     # -- restore ------------------------------------------------------------
     def on_train_begin(self, logs=None):
         # Until the restore is complete the model may hold half a state,
         # which `save` must not commit.
         self.ready = False
         self._epoch = 0
-        self.load()
+        if self.loaded_step is None:
+            self.load()
+        self.loaded_step = None
         # A process that found another checkpoint (or none) would train
         # out of step with the others.
         check_same_everywhere(
@@ -183,13 +196,27 @@ class Checkpoint(keras.callbacks.Callback):
         )
         self.ready = True
 
-    def load(self):
+    def load(self, model=None):
         """Loads the newest readable checkpoint into the model; returns its
         step, or None when the folder holds none.
+
+        `fit` calls it at `on_train_begin`; call it before `fit` (with the
+        trainer as `model`) to know the step first, e.g. to start the data
+        there: that `fit` then keeps the state loaded here. The step is
+        that of the checkpoint that loaded, which is older than the newest
+        when the newest cannot be read.
 
         Raises:
             CheckpointError: checkpoints exist but none fits the model.
         """
+        if model is not None:
+            self.set_model(model)
+        step = self._load()
+        if model is not None:
+            self.loaded_step = step or 0
+        return step
+
+    def _load(self):
         metadata = self.read_metadata()
         if metadata is None:
             return None
@@ -253,14 +280,16 @@ class Checkpoint(keras.callbacks.Callback):
 
     def _finite(self, logs):
         values = [v for v in (logs or {}).values() if np.isscalar(v)]
-        finite = all(np.isfinite(float(v)) for v in values) and all(
+        if not all(np.isfinite(float(v)) for v in values):
+            return False  # a NaN loss: `StopOnNaN` says so, once
+        finite = all(
             np.isfinite(keras.ops.convert_to_numpy(v)).all()
             for v in self.model.trainable_variables
         )
         if not finite and self.verbose:
             print(
                 "kgan: not checkpointing a state with NaN or infinite "
-                f"values; the last good checkpoint is {self.describe()}."
+                f"values; the last good checkpoint is {self.last_good()}."
             )
         return finite
 
@@ -275,7 +304,8 @@ class Checkpoint(keras.callbacks.Callback):
         # (and sent the restore to an older one) must be written anew.
         metadata = self.read_metadata()
         path = os.path.join(self.backup_dir, name)
-        with atomic_path(path) as tmp, process_local():
+        reserve_space(path, self._expected_size(metadata))
+        with atomic_path(path) as tmp, process_local(), _hdf5_write(path):
             self.model.save_weights(tmp)
             _save_rng_states(self.model, tmp)
         older = []
@@ -294,6 +324,23 @@ class Checkpoint(keras.callbacks.Callback):
         self._committed = name
         self._prune({name, *new["previous"]})
 
+    def _expected_size(self, metadata):
+        """Bytes the next weights file needs: a little over the last one's,
+        else twice the state's own size (HDF5's overhead, EMA copies)."""
+        if metadata:
+            with contextlib.suppress(OSError):
+                last = os.path.join(self.backup_dir, metadata["weights"])
+                return int(os.path.getsize(last) * 1.05) + (64 << 10)
+        variables = list(self.model.variables)
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            variables += list(optimizer.variables)
+        state = sum(
+            int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+            for v in variables
+        )
+        return 2 * state + (1 << 20)
+
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and is_chief():
             shutil.rmtree(self.backup_dir, ignore_errors=True)
@@ -306,6 +353,23 @@ class Checkpoint(keras.callbacks.Callback):
                 name.endswith(".weights.h5") and name not in kept
             ):
                 os.remove(os.path.join(self.backup_dir, name))
+
+
+@contextlib.contextmanager
+def _hdf5_write(path):
+    """Marks an error inside as HDF5's (`WriteError.end_at_once`).
+
+    `reserve_space` makes this rare: only a disk that fills between that
+    check and the write gets here, and HDF5 may then crash at once (a
+    segmentation fault while closing the file, h5py 3.x), or leave a
+    state that crashes the interpreter at exit, which `end_at_once` avoids.
+    """
+    try:
+        yield
+    except OSError as error:
+        failure = as_write_error(error, path)
+        failure.end_at_once = True
+        raise failure from None
 
 
 def _rng_state_variables(model):
@@ -339,17 +403,16 @@ class TerminateOnNaN(StopOnNaN):
 
     Args:
         checkpoint: the run's `Checkpoint` callback.
+        verbose: print the message (see `StopOnNaN`).
     """
 
-    def __init__(self, checkpoint=None):
-        super().__init__()
+    def __init__(self, checkpoint=None, verbose=True):
+        super().__init__(verbose=verbose)
         self.checkpoint = checkpoint
 
     def on_train_batch_end(self, batch, logs=None):
         if self.checkpoint is not None:
-            self.checkpoint_hint = self.checkpoint.describe() or (
-                f"not written yet (none in {self.checkpoint.backup_dir})"
-            )
+            self.checkpoint_hint = self.checkpoint.last_good()
         super().on_train_batch_end(batch, logs)
 
 

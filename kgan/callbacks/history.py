@@ -8,7 +8,8 @@ import os
 import keras
 
 from kgan._checks import positive_int
-from kgan.callbacks._common import atomic_path, training_step
+from kgan._files import atomic_path
+from kgan.callbacks._common import training_step
 from kgan.distribution import is_chief
 
 logger = logging.getLogger("kgan.callbacks")

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from kgan._checks import positive_int
-from kgan.callbacks._common import atomic_path, training_step
+from kgan._files import atomic_path
+from kgan.callbacks._common import training_step
 from kgan.callbacks.tensorboard import write_image
 from kgan.distribution import is_chief, predict
 

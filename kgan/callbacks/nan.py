@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from kgan.callbacks._common import training_step
+
 
 class StopOnNaN(keras.callbacks.Callback):
     """Stops `fit` when a loss turns NaN or infinite, and says why.
@@ -13,11 +15,14 @@ class StopOnNaN(keras.callbacks.Callback):
 
     Args:
         checkpoint_hint: text naming the last good checkpoint, if any.
+        verbose: print the message (else only keep it in `nan_message`,
+            for a caller that reports it itself).
     """
 
-    def __init__(self, checkpoint_hint=None):
+    def __init__(self, checkpoint_hint=None, verbose=True):
         super().__init__()
         self.checkpoint_hint = checkpoint_hint
+        self.verbose = verbose
         self.nan_message = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -31,14 +36,16 @@ class StopOnNaN(keras.callbacks.Callback):
             return
         self.model.stop_training = True
         message = (
-            f"kgan: training stopped at batch {batch}: {', '.join(bad)} "
+            f"kgan: training stopped at step {training_step(self.model)}: "
+            f"{', '.join(bad)} "
             "became NaN or infinite. Lower the learning rate, check that "
             "the images are in [-1, 1], or add a gradient penalty / "
             "spectral normalisation to the discriminator."
         )
         if self.checkpoint_hint:
             message += f" The last good checkpoint is {self.checkpoint_hint}."
-        print(message)
+        if self.verbose:
+            print(message)
         self.nan_message = message
 
 

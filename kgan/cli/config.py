@@ -6,7 +6,7 @@ import os
 
 from kgan.cli.flags import typed
 from kgan.cli.messages import as_flags, fail, say
-from kgan.recipes import ConfigError, RunConfig, preset
+from kgan.recipes import ConfigError, RunConfig, preset, saved_config
 
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))
 # Settings a script sets from a flag of another name.
@@ -113,19 +113,17 @@ def ema_for_growth(args, config):
 def saved_settings(args):
     """The settings in `--out`/config.json when resuming, else None (a
     damaged file is reported and the command line used instead)."""
-    path = os.path.join(args.out, "config.json")
-    if not args.resume or not os.path.exists(path):
+    if not args.resume:
         return None
     try:
-        with open(path) as f:
-            saved = RunConfig.from_json(f.read())
-    except (OSError, ValueError) as error:  # ConfigError is a ValueError
+        saved = saved_config(args.out)
+    except ConfigError as error:
         say(
-            f"kgan: warning: cannot read {path} ({as_flags(str(error))}); "
-            "the settings come from this command line"
+            f"kgan: warning: {as_flags(str(error))}; the settings come "
+            "from this command line"
         )
         return None
-    return dataclasses.asdict(saved)
+    return None if saved is None else dataclasses.asdict(saved)
 
 
 def resumed_settings(args, values, saved):

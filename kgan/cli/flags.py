@@ -1,6 +1,7 @@
 """The flags both scripts share, and the argparse types they use."""
 
 import argparse
+import math
 import sys
 
 from kgan import distribution
@@ -17,9 +18,10 @@ def positive_int(text):
 
 
 def positive_float(text):
+    """argparse type: a finite float > 0."""
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
     return value
 
 

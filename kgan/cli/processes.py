@@ -1,7 +1,6 @@
-"""Where a script runs: --out checked, processes joined, --distribution
-set up, before any model exists."""
+"""Where a script runs: processes joined, --distribution set up, before
+any model exists."""
 
-import os
 import sys
 
 from kgan import distribution
@@ -9,18 +8,13 @@ from kgan.cli.messages import as_flags, fail, say
 
 
 def placement(args):
-    """Checks `--out`, joins the processes of a multi-process run and sets
-    up `--distribution`: first thing in a script, before any model exists.
+    """Joins the processes of a multi-process run and sets up
+    `--distribution`: first thing in a script, before any model exists.
 
     Raises the script's `Failure` for a set-up that cannot work (a partial
     launch, a batch that does not split, a coordinator out of reach, peers
     that do not join within `--join-timeout`).
     """
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        fail(
-            f"--out {args.out} is a file: give a folder (the run writes "
-            "generator.keras, samples/, history.csv and checkpoint/ in it)."
-        )
     if args.strategy is not None:
         mode = "data-parallel" if args.strategy == "mirrored" else "none"
         print(

@@ -6,9 +6,11 @@ The scripts map their flags onto a `RunConfig`; benchmarks, tests and
 notebooks build one directly:
 
     config = kgan.recipes.RunConfig(arch="selfmod", steps=500, out="runs/x")
+    kgan.recipes.open_run(config)  # checks and locks the folder first
     gan, generator, _ = kgan.recipes.build(config)
     callbacks = kgan.recipes.run_callbacks(config, gan)
-    kgan.recipes.train(config, gan, dataset, callbacks)
+    step = kgan.recipes.restore(config, gan, callbacks)  # with `resume`
+    kgan.recipes.train(config, gan, dataset_from(step), callbacks)
 
 Nothing here exits the process: problems raise `ConfigError` or a
 `RunError` whose message names the fix.
@@ -26,22 +28,34 @@ from kgan.recipes.config import (  # noqa: F401
     ConfigError,
     RunConfig,
 )
-from kgan.recipes.messages import say  # noqa: F401
-from kgan.recipes.presets import PRESETS, describe, preset  # noqa: F401
-from kgan.recipes.run import (  # noqa: F401
-    DataPosition,
+from kgan.recipes.errors import (  # noqa: F401
     Diverged,
+    FolderUnusable,
     Interrupted,
-    LearningRates,
     PeerLost,
     RunError,
     RunExists,
+    RunLocked,
+    SettingsChanged,
+    WriteFailed,
+)
+from kgan.recipes.folder import RunFolder, open_run  # noqa: F401
+from kgan.recipes.messages import say  # noqa: F401
+from kgan.recipes.presets import PRESETS, describe, preset  # noqa: F401
+from kgan.recipes.resume import (  # noqa: F401
+    changed_checkpoint_settings,
+    checkpoint_settings,
+    saved_config,
+)
+from kgan.recipes.run import (  # noqa: F401
+    LearningRates,
     checkpoint_on_interrupt,
+    generator_path,
     generator_to_evaluate,
     mnist_report,
+    restore,
     run_callbacks,
     save_generator,
-    start_step,
     tensorboard_dir,
     train,
 )

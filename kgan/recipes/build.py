@@ -69,8 +69,10 @@ def _generator(config):
 def _discriminator(config):
     output_dim = config.z_dim if config.ogan else 1
     args = (config.image_size, config.channels, config.num_classes, output_dim)
-    d_options = _options(config, "spectral_norm")
-    d_options["minibatch_std"] = config.minibatch_std
+    d_options = {
+        "spectral_norm": config.discriminator_spectral_norm,
+        "minibatch_std": config.minibatch_std,
+    }
     if config.arch == "resnet":  # SNGAN's critic: no BatchNorm to begin with
         return models.resnet_discriminator(
             *args, **_width(config), **d_options,

@@ -171,6 +171,14 @@ class RunConfig:
         return 0.01 if self.adversarial_loss == "wgan" else 0.0
 
     @property
+    def discriminator_spectral_norm(self):
+        """`spectral_norm`, else on for "resnet" (SNGAN's critic) and off
+        for the DCGAN discriminator."""
+        if self.spectral_norm is not None:
+            return self.spectral_norm
+        return self.arch == "resnet"
+
+    @property
     def resnet_generator(self):
         return self.arch == "resnet" or (
             self.arch == "selfmod" and self.body == "resnet"
@@ -212,8 +220,8 @@ class RunConfig:
             raise ConfigError(f"`channels` must be 1 or 3, got {self.channels}")
         for name in ("lr", "g_lr", "instance_noise", "truncation"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"`{name}` must be > 0, got {value}")
+            if value is not None and not 0 < value < math.inf:
+                raise ConfigError(f"`{name}` must be a number > 0, got {value}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"`ema` must be in (0, 1), got {self.ema}")
         if self.weight_clip is not None and not self.weight_clip >= 0:

@@ -1,10 +1,9 @@
 """A run of a `RunConfig`: its callbacks, training from the checkpoint to
 `config.steps`, the saved generator and its report.
 
-Everything raises (`RunError` and its kinds, `ConfigError`,
-`kgan.callbacks.CheckpointError`); deciding how a process ends is the
-caller's business (the scripts turn these into one line and an exit
-code).
+Everything raises (`RunError` and its kinds, `ConfigError`); deciding how
+a process ends is the caller's business (the scripts turn these into one
+line and an exit code).
 """
 
 import contextlib
@@ -18,34 +17,24 @@ import keras
 import numpy as np
 
 from kgan import distribution
+from kgan._files import atomic_path
+from kgan.recipes.config import ConfigError
+from kgan.recipes.errors import (
+    Diverged,
+    Interrupted,
+    PeerLost,
+    RunError,
+)
+from kgan.recipes.folder import (
+    HISTORY_FILE,
+    open_run,
+    trim_history,
+    write_failed,
+    writes_reported,
+)
 from kgan.recipes.messages import say
+from kgan.recipes.resume import config_path, saved_config
 from kgan.training.optimizers import network_optimizers
-
-
-class RunError(Exception):
-    """A run that cannot go on; the message says what to do."""
-
-
-class RunExists(RunError):
-    """`out` holds an earlier run's checkpoint and `resume` is off."""
-
-
-class Interrupted(RunError):
-    """Ctrl-C or SIGTERM: the state at the current step was saved."""
-
-    exit_code = 130
-
-
-class PeerLost(RunError):
-    """Another process of a multi-process run died; this one must end at
-    once (a normal exit waits in JAX's shutdown barrier for minutes)."""
-
-    exit_code = 1
-    end_at_once = True
-
-
-class Diverged(RunError):
-    """Training hit a NaN; no generator was written."""
 
 
 def run_callbacks(
@@ -67,33 +56,23 @@ def run_callbacks(
     """
     from kgan import callbacks as kc
 
+    folder = open_run(config)  # checked and locked, if not yet
     chief = distribution.is_chief()
-    if chief:
-        os.makedirs(config.out, exist_ok=True)
-    checkpoint = kc.Checkpoint(os.path.join(config.out, "checkpoint"))
-    latest = checkpoint.describe()
-    if latest and not config.resume:
-        raise RunExists(
-            f"{config.out} holds the checkpoint {latest} of an earlier run: "
-            "add --resume to continue it, or choose another --out."
-        )
-    if config.resume and not latest:
-        say(f"kgan: no checkpoint in {checkpoint.backup_dir}; from step 0")
+    checkpoint = kc.Checkpoint(folder.checkpoint_dir())
     samples = os.path.join(config.out, "samples")
-    history = os.path.join(config.out, "history.csv")
+    history = os.path.join(config.out, HISTORY_FILE)
     board = tensorboard_dir(config)
     callbacks = [
         kc.LogStep(),  # before CSVLogger, which then writes the step
+        checkpoint,  # restores before StopAtStep counts the steps
+        # A history row is written once its checkpoint has committed.
         *([keras.callbacks.CSVLogger(history, append=config.resume)] * chief),
         kc.LossPlot(os.path.join(config.out, "loss.png"), csv_path=history),
-        checkpoint,  # restores before StopAtStep counts the steps
     ]
     if learning_rates is not None and any(
         r is not None for r in learning_rates
     ):
         callbacks.append(LearningRates(*learning_rates))  # after the restore
-    if config.resume:
-        callbacks.append(DataPosition(start_step(config)))
     if board and chief:
         callbacks.append(kc.ScalarSummaries(board, config.sample_every))
     every, seed, classes = config.sample_every, config.seed, config.num_classes
@@ -101,7 +80,8 @@ def run_callbacks(
         callbacks.append(kc.ProgressiveSchedule(*config.progressive_schedule))
     callbacks += [
         kc.StopAtStep(config.steps),
-        kc.TerminateOnNaN(checkpoint),
+        # Quiet: `save_generator` raises `Diverged` with its message.
+        kc.TerminateOnNaN(checkpoint, verbose=False),
         kc.SampleGrid(
             samples, every, sample_rows, seed, classes, tensorboard_dir=board
         ),
@@ -134,38 +114,65 @@ def tensorboard_dir(config):
     return os.path.join(config.out, "tensorboard")
 
 
-def start_step(config):
-    """The step a resumed run continues from (its committed checkpoint's),
-    else 0: the data pipeline starts at this batch, so a resumed run sees
-    the batches an uninterrupted one would."""
+def restore(config, gan, callbacks):
+    """Loads the run's checkpoint into `gan` (with `config.resume`) and
+    returns its step (0 without one): start the data at that batch, and a
+    resumed run sees the batches an uninterrupted one would.
+
+    The step is that of the checkpoint that loaded, an older one when the
+    newest cannot be read; the history rows past it are dropped, so each
+    step is logged once. `config.json` is written only now, once the
+    checkpoint has loaded. `train` calls this when the caller did not.
+
+    Raises:
+        RunError: checkpoints exist but none loads into `gan` (the message
+            names each file and why).
+    """
+    from kgan.callbacks import CheckpointError
+
+    checkpoint = _checkpoint(callbacks)
+    if checkpoint.loaded_step is not None:
+        return checkpoint.loaded_step
+    with writes_reported(config.out):
+        step = 0
+        if config.resume:
+            try:
+                step = checkpoint.load(gan) or 0
+            except CheckpointError as error:
+                raise RunError(
+                    f"{error}. Resume with the settings of the run that "
+                    f"wrote it ({config_path(config.out)} holds them when "
+                    "it is there)."
+                ) from None
+            if checkpoint.restored_step is None:
+                say(f"kgan: no checkpoint in {checkpoint.backup_dir}; "
+                    "from step 0")  # fmt: skip
+            trim_history(config.out, step)
+        checkpoint.loaded_step = step
+        if distribution.is_chief():
+            _write_config(config)
+    return step
+
+
+def _write_config(config):
+    """`out`/config.json, unless it holds these settings already (where the
+    folder is and whether this command resumed do not count)."""
+    path = config_path(config.out)
+    with contextlib.suppress(ConfigError):
+        saved = saved_config(config.out)
+        if (
+            saved is not None
+            and saved.replace(out=config.out, resume=config.resume) == config
+        ):
+            return
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(config.to_json())
+
+
+def _checkpoint(callbacks):
     from kgan.callbacks import Checkpoint
 
-    if not config.resume:
-        return 0
-    # Quiet: the run's own Checkpoint says what it finds, once.
-    folder = os.path.join(config.out, "checkpoint")
-    latest = Checkpoint(folder, verbose=False).latest()
-    return 0 if latest is None else latest[1]
-
-
-class DataPosition(keras.callbacks.Callback):
-    """Warns when the restored step is not the one the data starts at
-    (the newest checkpoint could not be read and an older one loaded)."""
-
-    def __init__(self, start):
-        super().__init__()
-        self.start = start
-
-    def on_train_begin(self, logs=None):
-        from kgan.callbacks._common import training_step
-
-        step = training_step(self.model)
-        if step != self.start:
-            say(
-                f"kgan: warning: the weights resume at step {step} but the "
-                f"data at batch {self.start} (the newest checkpoint did not "
-                "load): the batches differ from an uninterrupted run's"
-            )
+    return next(c for c in callbacks if isinstance(c, Checkpoint))
 
 
 class LearningRates(keras.callbacks.Callback):
@@ -201,25 +208,35 @@ class LearningRates(keras.callbacks.Callback):
 
 
 def train(config, gan, dataset, callbacks):
-    """Trains from the checkpoint's step (with `resume`) to `steps`;
-    returns False, training nothing, when the run is there already.
+    """Trains from the checkpoint's step (with `resume`) to `steps`.
+
+    Returns True when the generator is to be saved: it trained now, or
+    the run had reached `steps` but its `generator.keras` was never
+    written (a failed write): the weights (and their EMA, as `fit` would
+    leave them) are then the checkpoint's. Returns False, changing
+    nothing, for a finished run.
 
     Keras' epochs are `checkpoint_every` steps; `initial_epoch` keeps their
-    numbers those of an uninterrupted run.
+    numbers those of an uninterrupted run. Start `dataset` at the batch
+    `restore` returns (call it first), or at 0 for a new run.
     """
-    start = start_step(config)
+    start = restore(config, gan, callbacks)
     if start >= config.steps:
+        if not os.path.exists(generator_path(config)):
+            say(
+                f"kgan: the checkpoint is at step {start}, --steps is "
+                f"{config.steps}: nothing to train; writing the "
+                "generator.keras the run did not write"
+            )
+            gan.finalize_ema_weights()
+            return True
         say(
             f"kgan: the checkpoint is at step {start}, --steps is "
             f"{config.steps}: nothing to train; raise --steps to go on "
             "(generator.keras and the pictures are unchanged)."
         )
         return False
-    if distribution.is_chief():
-        os.makedirs(config.out, exist_ok=True)
-        with open(os.path.join(config.out, "config.json"), "w") as f:
-            f.write(config.to_json())
-    with checkpoint_on_interrupt(callbacks):
+    with checkpoint_on_interrupt(callbacks, config.out):
         gan.fit(
             dataset,
             epochs=config.epochs,
@@ -232,7 +249,7 @@ def train(config, gan, dataset, callbacks):
 
 
 @contextlib.contextmanager
-def checkpoint_on_interrupt(callbacks):
+def checkpoint_on_interrupt(callbacks, out=None):
     """Ctrl-C or SIGTERM inside: checkpoint the current step and raise
     `Interrupted`.
 
@@ -240,11 +257,14 @@ def checkpoint_on_interrupt(callbacks):
     step is never cut in half: the state saved is that after a whole step.
     A SIGKILL cannot be caught; a resume then starts at the last periodic
     checkpoint. In a multi-process run, a step that fails (a peer died)
-    raises `PeerLost`.
+    raises `PeerLost`. A write that fails (disk full, ...) raises
+    `WriteFailed` naming the checkpoint to resume from (`out`: the run
+    folder; default the checkpoint's parent).
     """
-    from kgan.callbacks import Checkpoint, CheckpointError
+    from kgan.callbacks import CheckpointError
 
-    checkpoint = next(c for c in callbacks if isinstance(c, Checkpoint))
+    checkpoint = _checkpoint(callbacks)
+    out = out or os.path.dirname(os.path.abspath(checkpoint.backup_dir))
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -264,13 +284,16 @@ def checkpoint_on_interrupt(callbacks):
             raise Interrupted(
                 "interrupted before training started; nothing to save."
             ) from None
-        path = checkpoint.save()
+        with writes_reported(out):
+            path = checkpoint.save()
         raise Interrupted(
             f"interrupted; the state is saved in {path}. Run the same "
             "command with --resume to continue from it."
         ) from None
     except (RunError, distribution.DistributionError):
         raise
+    except OSError as error:
+        raise write_failed(error, out) from None
     except Exception as error:
         if distribution.process_count() == 1:
             raise
@@ -304,27 +327,31 @@ def save_generator(config, generator, callbacks):
     `Diverged` after a NaN stop. In a multi-process run, process 0 writes
     it."""
     from kgan.callbacks import TerminateOnNaN
-    from kgan.callbacks._common import atomic_path
 
     for callback in callbacks:
         message = getattr(callback, "nan_message", None)
         if isinstance(callback, TerminateOnNaN) and message:
             if callback.checkpoint and callback.checkpoint.latest():
                 advice = (
-                    "Continue from it with --resume and a lower --lr (the "
+                    "Continue from it with `resume` and a lower `lr` (the "
                     "flag replaces the checkpoint's learning rate)."
                 )
             else:
-                advice = "Start again with a lower --lr and another --out."
+                advice = "Start again with a lower `lr` and another `out`."
             raise Diverged(
                 f"{message} No generator.keras was written. {advice}"
             )
-    path = os.path.join(config.out, "generator.keras")
+    path = generator_path(config)
     if distribution.is_chief():
-        with atomic_path(path) as tmp, distribution.process_local():
-            generator.save(tmp)
+        with writes_reported(config.out), atomic_path(path) as tmp:
+            with distribution.process_local():
+                generator.save(tmp)
     say(f"saved {path}; pictures in {os.path.join(config.out, 'samples')}")
     return path
+
+
+def generator_path(config):
+    return os.path.join(config.out, "generator.keras")
 
 
 def generator_to_evaluate(generator, path):
@@ -333,9 +360,10 @@ def generator_to_evaluate(generator, path):
 
     After a multi-process run the trained model's weights span every
     process, and process 0 alone cannot run it: it reloads the file it
-    saved instead, onto its own devices.
+    saved instead, onto its own devices. Without `generator` (a finished
+    run whose report is missing) the file at `path` is loaded too.
     """
-    if distribution.process_count() == 1:
+    if generator is not None and distribution.process_count() == 1:
         return generator
     if not distribution.is_chief():
         return None
@@ -380,16 +408,17 @@ def mnist_report(config, generator, real_images, n=2500, step=None):
         predicted = classifier.predict_classes(fakes)
         report["label_accuracy"] = float(np.mean(predicted == labels))
     path = os.path.join(config.out, "metrics.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    board = tensorboard_dir(config)
-    if board:
-        scalars = ("mnist_fid", "classes_covered", "normalized_entropy")
-        write_scalars(
-            board,
-            {f"final/{k}": report[k] for k in scalars},
-            config.steps if step is None else step,
-        )
+    with writes_reported(config.out):
+        with atomic_path(path) as tmp, open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+        board = tensorboard_dir(config)
+        if board:
+            scalars = ("mnist_fid", "classes_covered", "normalized_entropy")
+            write_scalars(
+                board,
+                {f"final/{k}": report[k] for k in scalars},
+                config.steps if step is None else step,
+            )
     say(
         f"MNIST-FID {report['mnist_fid']:.2f} (real vs real "
         f"{report['real_vs_real_mnist_fid']:.2f}), "

@@ -111,6 +111,15 @@ class GANTrainer(SavedSeedState, keras.Model):
             unalias(self.averaged_variables())
         return history
 
+    def finalize_ema_weights(self):
+        """Writes the weight EMA into the weights, as Keras does when `fit`
+        ends: for a trainer restored from a checkpoint that has nothing
+        left to train (a no-op without EMA)."""
+        ema = self.ema_optimizer()
+        if ema is not None:
+            ema.finalize_variable_values(self.averaged_variables())
+            unalias(self.averaged_variables())
+
     def ema_weights(self):
         """Context manager: the generator holds its EMA weights inside.
 
