@@ -43,34 +43,22 @@ RECONSTRUCTED = 32  # real images in the 8x8 grid of real | rebuilt pairs
 def parse_args(argv=None):
     parser = cli.common_parser(
         __doc__.strip().splitlines()[0].replace("Title: ", ""),
-        out_default=os.path.join("runs", "celeba"),
-        steps_default=100_000,
-        arch="selfmod",
+        out=os.path.join("runs", "celeba"),
+        steps=100_000,
+        image_size=128,
+        arch="auto",  # SELF-MOD; PGGAN's DCGAN form with --progressive
         ogan=True,
         checkpoint_every=500,
-    )
-    parser.add_argument(
-        "--image-size",
-        type=cli.positive_int,
-        default=128,
-        help="side of the square training images, a power of two >= 16",
-    )
-    parser.add_argument(
-        "--crop",
-        choices=("center", "celeba", "none"),
-        default="center",
-        help="center: largest centred square; celeba: the aligned-CelebA "
-        "face box; none: squash the whole image",
     )
     return cli.parse(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.data is None:
-        cli.fail("--data is required: a folder of face images.")
     placement = cli.placement(args)  # before anything runs on a device
     config = cli.run_config(args, channels=3)
+    if config.data is None:  # a resumed run knows its own
+        cli.fail("--data is required: a folder of face images.")
     # Checked and locked before any data is read or model built.
     with recipes.open_run(config):
         train(args, config, placement)
@@ -84,10 +72,10 @@ def train(args, config, placement):
     ## Data (the global batch: Keras gives each process its slice of it)
     def faces(start_batch):
         return kgan.data.image_folder(
-            args.data,
+            config.data,
             config.image_size,
             batch_size=config.batch_size,
-            crop=None if args.crop == "none" else args.crop,
+            crop=None if config.crop == "none" else config.crop,
             seed=config.seed,
             repeat=True,
             start_batch=start_batch,

@@ -33,15 +33,18 @@ from kgan import cli, recipes  # noqa: E402
 def parse_args(argv=None):
     parser = cli.common_parser(
         __doc__.strip().splitlines()[0].replace("Title: ", ""),
-        out_default=os.path.join("runs", "mnist"),
+        # MNIST is 32 px; --conditional (below) sets the classes.
+        exclude=("image_size", "crop"),
+        out=os.path.join("runs", "mnist"),
         # Chosen for the ~10 min budget on a 2-core CPU (RESULTS.md,
-        # section 11): SELF-MOD with a generator EMA, 10,000 steps.
-        steps_default=10000,
-        arch="selfmod",
+        # section 11): SELF-MOD with a generator EMA, 10,000 steps; "auto"
+        # fits both to --progressive (kgan.recipes.policies).
+        steps=10000,
+        arch="auto",
         z_dim=64,
         base_channels=32,
         lr=2e-4,
-        ema=0.999,
+        ema="auto",
     )
     parser.add_argument(
         "--conditional",
@@ -55,11 +58,9 @@ def main(argv=None):
     args = parse_args(argv)
     placement = cli.placement(args)  # before anything runs on a device
     config = cli.run_config(
-        args,
-        image_size=32,
-        channels=1,
+        args, image_size=32, channels=1,
         num_classes=10 if args.conditional else None,
-    )
+    )  # fmt: skip
     # Checked and locked before any data is loaded or model built.
     with recipes.open_run(config):
         train(args, config, placement)
@@ -73,7 +74,7 @@ def train(args, config, placement):
     ## Data
     try:
         images, labels, source = kgan.data.load_mnist(
-            args.data, image_size=32, return_source=True
+            config.data, image_size=32, return_source=True
         )
     except OSError as error:
         cli.fail(str(error))

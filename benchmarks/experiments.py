@@ -1,4 +1,5 @@
-"""The experiments of docs/RESULTS.md: SPEC §1, §3 and §4's claims on MNIST.
+"""The experiments of docs/RESULTS.md: the claims of Su's
+posts (architectures, one-step training, O-GAN) on MNIST.
 
 Run everything (resumable: finished runs are kept in docs/results/runs/):
 
@@ -95,7 +96,8 @@ TABLES = {
         # Su's scripts run GAN-QP (in O-GAN) at lr 1e-4: a check of
         # whether the GAN-QP row's lag is the learning rate.
         ("GAN-QP, lr 1e-4", {"loss": "gan-qp", "lr": 1e-4}),
-        # The scale of the GAN-QP paper's scripts (SPEC §2), not O-GAN's.
+        # The scale of the GAN-QP paper's scripts (github.com/bojone/gan-qp),
+        # not O-GAN's.
         ("GAN-QP, paper's scale (L1, λ = 10)", {"loss": "gan-qp-l1"}),
     ],
     # Tables 2 and 4's claims about where training ends, at a longer

@@ -355,7 +355,8 @@ def trainers(steps, target=None, plot_name="trainer_curves"):
     )
     alike = abs(np.mean(one_fid) - np.mean(alt_fid)) <= spread
     verdict = (
-        f'- SPEC §3, "one step behaves like 1:1 alternating": MNIST-FID '
+        '- Su\'s one-step post, "one step behaves like 1:1 alternating": '
+        "MNIST-FID "
         f"after {steps} steps {np.mean(one_fid):.1f} (one-step) vs "
         f"{np.mean(alt_fid):.1f} (alternating): **"
         + ("reproduced" if alike else "not reproduced")
@@ -934,13 +935,13 @@ READING = """## Reading the verdicts: likely reasons
   ahead: the early gap closes with training.
 - SELF-MOD converged faster at both budgets, by ~20% of BN's steps
   (0.8x) rather than the blog's ~50%, with and without O-GAN. Su's figure
-  comes from his O-GAN runs on 128 px CelebA-HQ (SPEC §1, §4), far longer
-  runs on richer images than 32 px digits.
+  comes from his O-GAN runs on 128 px CelebA-HQ (kexue.fm/archives/6549,
+  6409), far longer runs on richer images than 32 px digits.
 - Alternating reaches a given FID in fewer steps early on: its G step
   sees the D that was just updated, which early in training is a
   better-informed gradient than the simultaneous update's. The one-step
   trainer's gradients are tested exact (tests/test_one_step_exactness.py),
-  so this is the simultaneous-vs-sequential difference SPEC §3 glosses
+  so this is the simultaneous-vs-sequential difference the one-step post glosses
   over, not a bug. At equal wall-clock the one-step trainer's 1.2x
   faster step (benchmarks/train_step.py, quiet CPU) does not make up for
   it in these runs, whose seconds are noisy (other jobs shared the CPU).

@@ -10,7 +10,10 @@ DCGAN pair and batch, side by side in one run; the table prints ratios.
                 the real and the fake batch, and one backward pass over all
                 weights: the least a simultaneous GAN step can cost.
 Extra rows force a formulation: `literal` (Su's formula as written, the
-portable one) and `fused` (TensorFlow), to show what `"auto"` picks from.
+portable one), `fused` (TensorFlow) and `reversal` (zero-sum losses), to
+show what `"auto"` picks from. `--shared-term` adds a term both networks
+take that reads D(G(z)) (as O-GAN's correlation does): reversal then needs
+a second D pass on the fakes, which is why `"auto"` leaves it.
 
 Machines are noisy (this 2-core VM drifts by ~5% between processes), so
 `--rounds R` repeats the whole comparison R times, rotating the order of
@@ -31,9 +34,10 @@ from statistics import median
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 VARIANTS = ("floor", "alternating", "onestep", "literal", "fused")
+EXTRA = ("reversal",)  # ask for it: it needs a zero-sum loss
 
 
-def run_variant(variant, image_size, xla, steps, batch_size, loss):
+def run_variant(variant, image_size, xla, steps, batch_size, loss, shared):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import numpy as np
@@ -82,7 +86,15 @@ def run_variant(variant, image_size, xla, steps, batch_size, loss):
         data = tf.data.Dataset.from_tensors(images).repeat()
     else:
         formulation = "auto" if variant == "onestep" else variant
-        model = OneStepGAN(g, d, loss=loss, formulation=formulation)
+        trainer = OneStepGAN
+        if shared:
+
+            class trainer(OneStepGAN):  # noqa: N801 (a local subclass)
+                def shared_terms(self, out):
+                    mean = keras.ops.mean(out["g_fake_codes"])
+                    return {"shared": 0.1 * keras.ops.square(mean)}
+
+        model = trainer(g, d, loss=loss, formulation=formulation)
         model.compile(optimizer(), jit_compile=jit)
         data = tf.data.Dataset.from_tensors(images).repeat()
     rss_before = _rss_mib()
@@ -121,7 +133,14 @@ def main():
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--loss", default="hinge")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="+", default=list(VARIANTS),
+        choices=VARIANTS + EXTRA,
+    )  # fmt: skip
+    parser.add_argument(
+        "--shared-term", action="store_true",
+        help="the one-step trainer gets a shared term that reads D(G(z))",
+    )  # fmt: skip
     parser.add_argument(
         "--rounds", type=int, default=3,
         help="repeat the comparison, rotating the variants' order",
@@ -131,14 +150,16 @@ def main():
     if args.child:
         variant, size, xla = args.child.split(",")
         result = run_variant(
-            variant, int(size), xla, args.steps, args.batch_size, args.loss
-        )
+            variant, int(size), xla, args.steps, args.batch_size, args.loss,
+            args.shared_term,
+        )  # fmt: skip
         print("RESULT " + json.dumps(result))
         return
 
     print(
         f"DCGAN pair, batch {args.batch_size}, loss {args.loss}, "
-        f"{args.steps} timed steps x {args.rounds} rounds, RMSprop; "
+        f"{args.steps} timed steps x {args.rounds} rounds, RMSprop"
+        f"{', a shared term' if args.shared_term else ''}; "
         f"CPU threads: {os.cpu_count()}"
     )
     header = (
@@ -192,7 +213,7 @@ def _child(variant, size, xla, args):
     cmd = [
         sys.executable, __file__, "--child", f"{variant},{size},{xla}",
         "--steps", str(args.steps), "--batch-size", str(args.batch_size),
-        "--loss", args.loss,
+        "--loss", args.loss, *(["--shared-term"] * args.shared_term),
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():

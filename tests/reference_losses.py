@@ -1,6 +1,7 @@
 """Hand-written reference losses and gradients for the trainer tests.
 
-Everything here is written from SPEC.md (sections 2-4) and the docstrings of
+Everything here is written from the papers and posts (GAN losses, GAN-QP,
+O-GAN, the one-step post) and the docstrings of
 `kgan/losses/adversarial.py` and `kgan/losses/regularizers.py`, without
 calling any kgan code, so a test can compare a trainer's update with an
 independent computation of the same formulas.
@@ -173,7 +174,7 @@ def ogan_loss(
     corr_weight,
     correlation_fn=correlation,
 ):
-    """O-GAN's single loss as `o_gan_celeba.py` writes it (SPEC §4).
+    """O-GAN's single loss as `o_gan_celeba.py` writes it (arXiv 1903.01931).
 
     `e_*` are the codes `(batch, z_dim)` of D on the real batch, on the
     stop-gradient fakes and on the fakes; `avg` is over the code axis.

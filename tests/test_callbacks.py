@@ -341,7 +341,7 @@ def test_batch_frequency_saves_and_keeps_the_newest(tmp_path):
 def test_nan_stops_training_names_the_last_good_checkpoint(tmp_path, capsys):
     gan = _gan()
     checkpoint = kc.Checkpoint(tmp_path)
-    guard = kc.TerminateOnNaN(checkpoint)
+    guard = kc.StopOnNaN(checkpoint)
     _fit(gan, 1, [checkpoint, guard])
 
     class Poison(keras.callbacks.Callback):  # after the restore

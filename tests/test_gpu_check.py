@@ -40,7 +40,7 @@ def test_quick_cpu_run_fills_every_section(tmp_path):
 
     steps = {(r["run"], r["xla"]) for r in rows if r["check"] == "train step"}
     variants = ("floor", "alternating", "onestep")
-    assert steps == set(itertools.product(variants, ("off", "on")))
+    assert steps == set(itertools.product(variants, ("off",)))
     pipeline = [r["run"] for r in rows if r["check"] == "input pipeline"]
     assert pipeline == [
         "image_folder",

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from kgan.losses import _LOSSES as LOSS_REGISTRY
 from kgan.losses import (
-    PRESETS,
+    LOSS_PRESETS,
     AdversarialLoss,
     GradientPenalty,
     R1Penalty,
@@ -35,8 +35,8 @@ def qp_dist(x_r, x_f):
     return ((x_r - x_f) ** 2).reshape(len(x_r), -1).mean(axis=1)
 
 
-# Each reference: (d(s_r, s_f, x_r, x_f), g(s_r, s_f)), restated from SPEC and
-# the papers without reusing kgan code.
+# Each reference: (d(s_r, s_f, x_r, x_f), g(s_r, s_f)), restated from the
+# papers without reusing kgan code.
 def reference(name, label_smoothing=0.0, lambda_=2.0):
     a = label_smoothing
     table = {
@@ -342,7 +342,7 @@ def test_presets():
     assert regularizers[0].weight == 10.0
     # Copies: changing one preset's regulariser leaves the template alone.
     regularizers[0].weight = 1.0
-    assert PRESETS["wgan-gp"][1].weight == 10.0
+    assert LOSS_PRESETS["wgan-gp"][1].weight == 10.0
     assert isinstance(get_preset("wgan-div")[1][0], WGANDivPenalty)
     loss, regularizers = get_preset("r1")
     assert loss.name == "ns" and isinstance(regularizers[0], R1Penalty)

@@ -1,4 +1,5 @@
-"""O-GAN (SPEC §4): the loss against numpy, z_corr rising, encode/rebuild."""
+"""O-GAN (arXiv 1903.01931): the loss against numpy, z_corr rising,
+encode/rebuild."""
 
 import keras
 import numpy as np

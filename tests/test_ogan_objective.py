@@ -1,4 +1,5 @@
-"""O-GAN (SPEC §4): one step of `OGAN.fit` is one SGD step on Su's loss.
+"""O-GAN (arXiv 1903.01931): one step of `OGAN.fit` is one SGD step on
+Su's loss.
 
 The reference is Su's `o_gan_celeba.py` loss written out by hand in
 `reference_losses.ogan_loss` (Keras' `l2_normalize` in the correlation),

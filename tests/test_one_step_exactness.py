@@ -1,4 +1,5 @@
-"""One SGD step of `OneStepGAN.fit` is exactly Su's single loss (SPEC §3).
+"""One SGD step of `OneStepGAN.fit` is exactly Su's single loss
+(https://kexue.fm/archives/6387).
 
 Su's loss
 `d_loss(D(x), D(sg G(z))) + D_pen + g_weight * [g_loss(D(G(z))) -
@@ -65,7 +66,9 @@ def _init(seed):
     return keras.initializers.GlorotUniform(seed=seed)
 
 
-def reference_step(g, d, data, labels, z, loss, formulation, g_weight, regs):
+def reference_step(
+    g, d, data, labels, z, loss, formulation, g_weight, regs, extra=False
+):
     """The update one SGD step on Su's loss must make, from hand-written
     losses. Returns the expected deltas, one array per trainable weight
     (D's weights, then G's), and `{"D" or "G": the share of that network's
@@ -75,6 +78,9 @@ def reference_step(g, d, data, labels, z, loss, formulation, g_weight, regs):
     D's loss and the generator's term both see D in that state, whatever
     the formulation (Su's literal form runs D twice on the fakes, from the
     same state).
+
+    With `extra`, D also takes `0.1 * mean(D(x)^2)` and both networks the
+    shared `0.3 * (mean D(G(z)) - 1)^2` (`WithExtraTerms`).
     """
     d_loss_fn, g_loss_fn = ref.LOSSES[loss]
     data, z = ops.convert_to_tensor(data), ops.convert_to_tensor(z)
@@ -100,9 +106,16 @@ def reference_step(g, d, data, labels, z, loss, formulation, g_weight, regs):
             ref.orthogonal_penalty(ref.regularised_kernels(g), beta)
             for beta in ortho
         )
+        d_extra = shared = 0.0
+        if extra:
+            d_extra = 0.1 * ops.mean(ops.square(real_scores))
+            shared = 0.3 * ops.square(ops.mean(g_view_scores) - 1.0)
         return {
-            "d": d_loss_fn(real_scores, fake_scores, data, fake_ng) + d_pen,
-            "g": g_weight * g_loss_fn(g_view_scores) + g_pen,
+            "d": d_loss_fn(real_scores, fake_scores, data, fake_ng)
+            + d_pen
+            + d_extra
+            + shared,
+            "g": g_weight * g_loss_fn(g_view_scores) + g_pen + shared,
             "d_pen": d_pen,
             "g_pen": g_pen,
         }
@@ -130,7 +143,29 @@ def reference_step(g, d, data, labels, z, loss, formulation, g_weight, regs):
     return expected, parts
 
 
-def run_case(loss, formulation, g, d, g_weight=1.0, regs=(), conditional=False):
+class WithExtraTerms(OneStepGAN):
+    """A term added to D's group and a shared one, as a user adds them."""
+
+    def discriminator_terms(self, out, labels):
+        terms = super().discriminator_terms(out, labels)
+        terms["d_extra"] = 0.1 * ops.mean(ops.square(out["real_codes"]))
+        return terms
+
+    def shared_terms(self, out):
+        mean = ops.mean(out["g_fake_codes"])
+        return {"shared": 0.3 * ops.square(mean - 1.0)}
+
+
+def run_case(
+    loss,
+    formulation,
+    g,
+    d,
+    g_weight=1.0,
+    regs=(),
+    conditional=False,
+    trainer=OneStepGAN,
+):
     """One `fit` step against the reference."""
     rng = np.random.default_rng(0)
     data = rng.uniform(-1, 1, (BATCH, 2)).astype("float32")
@@ -138,10 +173,11 @@ def run_case(loss, formulation, g, d, g_weight=1.0, regs=(), conditional=False):
     labels = labels if conditional else None
     z = rng.normal(size=(BATCH, Z_DIM)).astype("float32")
     expected, penalty_part = reference_step(
-        g, d, data, labels, z, loss, formulation, g_weight, regs
-    )
+        g, d, data, labels, z, loss, formulation, g_weight, regs,
+        extra=trainer is WithExtraTerms,
+    )  # fmt: skip
 
-    gan = OneStepGAN(
+    gan = trainer(
         g,
         d,
         loss=loss,
@@ -155,6 +191,8 @@ def run_case(loss, formulation, g, d, g_weight=1.0, regs=(), conditional=False):
     weights = d.trainable_variables + g.trainable_variables
     before = ref.snapshot(weights)
     gan.fit(data, labels, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    if formulation == "auto":  # a term reading D(G(z)): no reversal
+        assert gan.active_formulation == ("fused" if TF else "literal")
     deltas = [a - b for a, b in zip(ref.snapshot(weights), before)]
 
     for v, got, want in zip(weights, deltas, expected):
@@ -249,6 +287,24 @@ def test_gan_qp(formulation):
         mlp_generator(z_dim=Z_DIM, batch_norm=True),
         mlp_discriminator(),
         g_weight=1.0,
+    )
+
+
+@pytest.mark.parametrize("formulation", ["reversal", "auto"] + FORMULATIONS)
+def test_an_added_d_term_and_a_shared_term_are_exact_everywhere(formulation):
+    """A subclass adds a term to D's group and a shared one reading
+    D(G(z)): every formulation gives D `grad(d_loss + d_extra + shared)`
+    and G `g_weight * grad(g_loss) + grad(shared)`. Under reversal, a
+    shared term read on the reversed view would reach G turned around and
+    scaled by -g_weight (G's updates were up to 74% off here without the
+    second pass)."""
+    run_case(
+        "wgan",
+        formulation,
+        mlp_generator(z_dim=Z_DIM, batch_norm=True),
+        mlp_discriminator(norm="batch"),
+        g_weight=1.5,
+        trainer=WithExtraTerms,
     )
 
 

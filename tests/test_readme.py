@@ -28,20 +28,24 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
 
 def test_readme_shows_the_objective_as_the_code_writes_it():
     with open(README) as f:
-        block = re.search(r"```text\n(t\[\"d_loss\"\].*?)```", f.read(), re.S)
+        block = re.search(r"```text\n(d_terms = .*?)```", f.read(), re.S)
     assert block, "README lost its objective block"
-    source = os.path.join(
-        os.path.dirname(README), "kgan", "training", "one_step.py"
+    root = os.path.join(os.path.dirname(README), "kgan", "training")
+    code = ""
+    for name in ("one_step.py", "objective.py"):
+        with open(os.path.join(root, name)) as f:
+            code += " ".join(f.read().split())
+    # Joined over line breaks and parentheses, as the formatter wraps them.
+    code = (
+        code.replace("( ", "(")
+        .replace(" )", ")")
+        .replace("return (", "return ")
     )
-    with open(source) as f:
-        code = " ".join(f.read().split())
-    for statement in block.group(1).split("\nt["):
-        statement = statement.split("#")[0] if "#" in statement else statement
-        words = " ".join(statement.split())
-        words = words if words.startswith("t[") else "t[" + words
-        # Joined over line breaks and parentheses, as black wraps them.
-        flat = words.replace("( ", "(").replace(" )", ")")
-        assert flat in code.replace("( ", "(").replace(" )", ")"), words
+    for line in block.group(1).strip().splitlines():
+        statement = line.split("#")[0].strip()
+        if statement.startswith(("total = ", "d_total = ")):
+            statement = "return " + statement.split(" = ", 1)[1]
+        assert " ".join(statement.split()) in code, statement
 
 
 def test_readme_script_commands_parse():

@@ -34,7 +34,7 @@ TINY = ["--base-channels", "4", "--z-dim", "8", "--image-size", "32"]
         ({"ogan": True, "num_classes": 10}, "drop `num_classes`"),
         ({"arch": "vgg"}, "`arch` must be one of dcgan, resnet"),
         ({"steps": 0}, "`steps` must be an integer >= 1"),
-        ({"ema": 1.0}, "`ema` must be in (0, 1)"),
+        ({"ema": 1.0}, "`ema` must be a number in (0, 1) or 'auto'"),
         ({"style_mixing": 0.9}, "choose `arch` stylegan"),
         ({"arch": "stylegan", "style_mixing": 2.0}, "a probability in"),
         ({"equalized_lr": True}, "drop `equalized_lr`"),
@@ -135,7 +135,9 @@ def _layers(model):
 
 
 def test_each_preset_is_its_script_s_settings_and_typed_flags_win():
-    full = {name: celeba_config("--preset", name) for name in recipes.PRESETS}
+    full = {
+        name: celeba_config("--preset", name) for name in recipes.RUN_PRESETS
+    }
     bn = full["o_gan_celeba"]
     assert (bn.arch, bn.kernel_size, bn.image_size, bn.z_dim) == (
         "dcgan", 5, 128, 128,
@@ -205,7 +207,7 @@ def test_help_lists_every_preset_with_its_script(script, capsys):
     with pytest.raises(SystemExit):
         script_module(script).parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for name, entry in recipes.PRESETS.items():
+    for name, entry in recipes.RUN_PRESETS.items():
         assert name in text and entry["script"] in text
     assert "ema_scope=model" in text
 
@@ -417,9 +419,9 @@ def test_a_progressive_run_fits_its_ema_to_the_stages(capsys):
 
 
 def test_progressive_without_arch_grows_the_dcgan_form(capsys):
-    """train_mnist.py's default architecture (SELF-MOD) has no progressive
-    form: an untyped --arch becomes dcgan, and the run says so; a typed
-    one is kept or refused, never replaced."""
+    """train_mnist.py's default architecture ("auto": SELF-MOD) has no
+    progressive form: with --progressive it becomes dcgan, and the run says
+    so; a typed one is kept or refused, never replaced."""
 
     def mnist_config(*flags, num_classes=None):
         args = script_module("train_mnist").parse_args(list(flags))
@@ -427,19 +429,43 @@ def test_progressive_without_arch_grows_the_dcgan_form(capsys):
 
     assert mnist_config().arch == "selfmod"
     assert mnist_config("--progressive").arch == "dcgan"
-    assert "--arch dcgan (PGGAN's form) instead of the default selfmod" in (
-        capsys.readouterr().out
-    )
+    assert (
+        "--progressive: --arch dcgan (PGGAN's form), since the default, "
+        "selfmod, has no progressive form"
+    ) in capsys.readouterr().out
     assert mnist_config("--progressive", "--arch", "stylegan").arch == (
         "stylegan"
     )
-    assert "instead of the default" not in capsys.readouterr().out
+    assert "since the default" not in capsys.readouterr().out
     for flags, num_classes in (
         (["--progressive", "--arch", "selfmod"], None),
         (["--progressive", "--conditional"], 10),
     ):
         with pytest.raises(cli.Failure, match="--progressive grows the"):
             mnist_config(*flags, num_classes=num_classes)
+
+
+def test_code_and_flags_train_the_same_run_from_the_same_settings(tmp_path):
+    """The run policies ("auto" settings) live in the config, not in the
+    command line: a notebook's RunConfig and the script's flags give one
+    run, EMA fitted to the stages included."""
+    out = str(tmp_path / "run")
+    args = script_module("train_mnist").parse_args(
+        ["--out", out, "--progressive", "--steps", "1500"]
+    )
+    flags = cli.run_config(args, image_size=32, channels=1)
+    code = RunConfig(
+        out=out, progressive=True, steps=1500, arch="auto", ema="auto",
+        z_dim=64, base_channels=32, lr=2e-4,
+    )  # fmt: skip
+    assert code == flags
+    assert (code.arch, code.ema) == ("dcgan", 0.5 ** (8 / 375))
+    built = [recipes.build(config) for config in (code, flags)]
+    for gan, generator, _ in built:
+        assert generator.name == built[0][1].name
+        assert generator.count_params() == built[0][1].count_params()
+        momentum = gan.generator_optimizer().ema_momentum
+        assert momentum == pytest.approx(0.5 ** (8 / 375))
 
 
 @pytest.mark.slow

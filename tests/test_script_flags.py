@@ -140,7 +140,7 @@ def test_after_a_nan_stop_the_advice_matches_the_disk(tmp_path, capsys, saved):
     from kgan import callbacks as kc
 
     checkpoint = kc.Checkpoint(str(tmp_path / "checkpoint"))
-    guard = kc.TerminateOnNaN(checkpoint)
+    guard = kc.StopOnNaN(checkpoint)
     guard.nan_message = "kgan: NaN at step 7."
     if saved:
         (tmp_path / "checkpoint").mkdir()
@@ -215,7 +215,7 @@ def test_a_damaged_checkpoint_still_guards_the_run(tmp_path, capsys):
 
 
 def _rates(gan):
-    from kgan.training.optimizers import network_optimizers
+    from kgan.training.keras_contracts import network_optimizers
 
     d, g = network_optimizers(gan.optimizer)
     return float(d.learning_rate), float(g.learning_rate), d is g

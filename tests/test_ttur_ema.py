@@ -132,3 +132,35 @@ def test_mixed_precision_keeps_the_generator_ema_and_the_ttur_split():
     expected = _numpy_ema(record.steps, 0.5)
     for got, want in zip(_values(g.trainable_variables), expected):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("trainer", [OneStepGAN, AlternatingGAN])
+def test_a_restored_trainer_writes_the_ema_as_fit_leaves_it(tmp_path, trainer):
+    """A run that reached its steps but never wrote its generator is
+    finished from the checkpoint: `finalize_ema_weights` gives the weights
+    Keras' `fit` ends with (the EMA), not the trained ones."""
+    from kgan.callbacks import Checkpoint
+
+    def make():
+        gan = trainer(mlp_generator(), mlp_discriminator(), seed=0)
+        optimizers = [keras.optimizers.SGD(0.1) for _ in range(2)]
+        if trainer is OneStepGAN:
+            gan.compile(optimizers[0], ema_momentum=0.5)
+        else:
+            gan.compile(*optimizers, ema_momentum=0.5)
+        return gan
+
+    gan = make()
+    checkpoint = Checkpoint(str(tmp_path), save_freq=3)
+    gan.fit(ring_of_gaussians(64)[0], batch_size=16, epochs=1,
+            steps_per_epoch=3, callbacks=[checkpoint], verbose=0)  # fmt: skip
+    after_fit = _values(gan.generator.trainable_variables)
+
+    restored = make()
+    assert Checkpoint(str(tmp_path)).load(restored) == 3
+    trained = _values(restored.generator.trainable_variables)
+    restored.finalize_ema_weights()
+    averaged = _values(restored.generator.trainable_variables)
+    for want, got, raw in zip(after_fit, averaged, trained):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(a, b) for a, b in zip(averaged, trained))

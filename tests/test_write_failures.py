@@ -9,8 +9,6 @@ One writer and resumes: test_run_folder_scripts.py.
 import resource
 import signal
 
-import keras
-import numpy as np
 import pytest
 from script_helpers import (
     checkpoint_step,
@@ -22,8 +20,6 @@ from script_helpers import (
     start_mnist,
     steps_in_history,
 )
-
-import kgan  # noqa: F401 (the saved models' layers)
 
 pytestmark = pytest.mark.slow
 
@@ -132,13 +128,3 @@ def test_any_write_that_fails_is_one_line_naming_the_file(tmp_path, name):
     assert steps_in_history(out) == [2, 4] and checkpoint_step(out) == 4
     assert (out / "generator.keras").exists()
     assert (out / "metrics.json").exists()
-    if name == "generator.keras":
-        # Written from the checkpoint, with the weight EMA as `fit` leaves
-        # it: the generator of a run that never failed.
-        whole = tmp_path / "whole"
-        ok(run_mnist("--out", whole, *TINY, "--steps", 4))
-        for a, b in zip(*(
-            keras.models.load_model(folder / "generator.keras").weights
-            for folder in (out, whole)
-        )):  # fmt: skip
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -3,8 +3,9 @@
 Pictures with fixed inputs (`SampleGrid`, O-GAN's `ReconstructionGrid`,
 the slerp `InterpolationStrip`), all drawn from the weight EMA when the
 trainer keeps one; a `Checkpoint` that survives a kill at any moment and
-resumes at the same step; `TerminateOnNaN`, whose message names the last
-good checkpoint; `StopAtStep`; and the history pieces `LogStep` and
+resumes at the same step; `StopOnNaN`, which watches every loss and
+names the last good checkpoint (Keras' own `TerminateOnNaN` watches
+`loss` alone); `StopAtStep`; and the history pieces `LogStep` and
 `LossPlot`, next to Keras' own `CSVLogger`; TensorBoard summaries at the
 trainer's step (`ScalarSummaries`, and the pictures with `tensorboard_dir`).
 """
@@ -13,7 +14,6 @@ from kgan.callbacks.checkpoint import (
     Checkpoint,
     CheckpointError,
     StopAtStep,
-    TerminateOnNaN,
 )
 from kgan.callbacks.history import LogStep, LossPlot
 from kgan.callbacks.images import (
@@ -24,6 +24,7 @@ from kgan.callbacks.images import (
     save_image_grid,
     slerp,
 )
+from kgan.callbacks.nan import StopOnNaN
 from kgan.callbacks.progressive import ProgressiveSchedule
 from kgan.callbacks.tensorboard import (
     ScalarSummaries,
@@ -42,7 +43,7 @@ __all__ = [
     "ScalarSummaries",
     "SampleGrid",
     "StopAtStep",
-    "TerminateOnNaN",
+    "StopOnNaN",
     "image_grid",
     "save_image_grid",
     "slerp",

@@ -36,7 +36,6 @@ import numpy as np
 from kgan._checks import positive_int
 from kgan._files import as_write_error, atomic_path, reserve_space
 from kgan.callbacks._common import training_step
-from kgan.callbacks.nan import StopOnNaN
 from kgan.distribution import (
     check_same_everywhere,
     is_chief,
@@ -396,24 +395,6 @@ def _load_rng_states(model, path):
     if states is not None and len(states) == len(variables):
         for variable, state in zip(variables, states):
             variable.assign(state)
-
-
-class TerminateOnNaN(StopOnNaN):
-    """`StopOnNaN` whose message names the last good checkpoint.
-
-    Args:
-        checkpoint: the run's `Checkpoint` callback.
-        verbose: print the message (see `StopOnNaN`).
-    """
-
-    def __init__(self, checkpoint=None, verbose=True):
-        super().__init__(verbose=verbose)
-        self.checkpoint = checkpoint
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.checkpoint is not None:
-            self.checkpoint_hint = self.checkpoint.last_good()
-        super().on_train_batch_end(batch, logs)
 
 
 class StopAtStep(keras.callbacks.Callback):

@@ -14,14 +14,15 @@ class StopOnNaN(keras.callbacks.Callback):
     usually help. kgan's trainers add one to every `fit`.
 
     Args:
-        checkpoint_hint: text naming the last good checkpoint, if any.
+        checkpoint: the run's `kgan.callbacks.Checkpoint`, if any: the
+            message names its last good checkpoint.
         verbose: print the message (else only keep it in `nan_message`,
             for a caller that reports it itself).
     """
 
-    def __init__(self, checkpoint_hint=None, verbose=True):
+    def __init__(self, checkpoint=None, verbose=True):
         super().__init__()
-        self.checkpoint_hint = checkpoint_hint
+        self.checkpoint = checkpoint
         self.verbose = verbose
         self.nan_message = None
 
@@ -42,8 +43,10 @@ class StopOnNaN(keras.callbacks.Callback):
             "the images are in [-1, 1], or add a gradient penalty / "
             "spectral normalisation to the discriminator."
         )
-        if self.checkpoint_hint:
-            message += f" The last good checkpoint is {self.checkpoint_hint}."
+        if self.checkpoint is not None:
+            message += (
+                f" The last good checkpoint is {self.checkpoint.last_good()}."
+            )
         if self.verbose:
             print(message)
         self.nan_message = message

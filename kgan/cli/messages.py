@@ -7,9 +7,6 @@ import sys
 from kgan import distribution
 from kgan.recipes.messages import say  # noqa: F401
 
-# Run settings whose flag is not `--` + the name with dashes.
-FLAG_NAMES = {"num_classes": "--conditional"}
-
 
 class Failure(Exception):
     """A script's one-line error: `code` is the exit status; `end_at_once`
@@ -29,10 +26,13 @@ def fail(message, code=2, end_at_once=False):
 
 def as_flags(message):
     """The library names run settings `like_this`; a script user typed
-    `--like-this`."""
+    `--like-this` (or the flag its declaration names)."""
+    from kgan.cli.flags import flag_names
+
+    names = flag_names()
     return re.sub(
         r"`(\w+)`",
-        lambda m: FLAG_NAMES.get(m[1], "--" + m[1].replace("_", "-")),
+        lambda m: names.get(m[1], "--" + m[1].replace("_", "-")),
         message,
     )
 

@@ -42,10 +42,12 @@ from kgan.losses.regularizers import (
 from kgan.losses.tricks import InstanceNoise
 
 __all__ = [
-    "AdversarialLoss", "GradientPenalty", "InstanceNoise", "PRESETS",
+    "AdversarialLoss", "GradientPenalty", "InstanceNoise", "LOSS_PRESETS",
     "OrthogonalRegularization", "R1Penalty", "WGANDivPenalty", "WeightClip",
     "apply_weight_clipping", "gan_qp_d", "gan_qp_g", "get_loss", "get_preset",
-    "hinge_d", "hinge_g", "input_gradients", "loss_names", "lsgan_d",
+    "hinge_d", "hinge_g", "input_gradients", "loss_choices", "loss_names",
+    "lsgan_d", "penalises_input_gradient", "preset_loss_name",
+    "takes_label_smoothing",
     "lsgan_g", "ns_d", "ns_g", "pearson_correlation", "ragan_d", "ragan_g",
     "register_loss", "rsgan_d", "rsgan_g", "standardize_codes", "wgan_d",
     "wgan_g",
@@ -105,7 +107,7 @@ def _gan_qp(lambda_=2.0, distance="squared"):
 
 def _gan_qp_l1(lambda_=10.0, distance="l1"):
     """The GAN-QP paper's scripts' scale: `lambda_` 10 on the mean L1
-    pixel distance (SPEC §2)."""
+    pixel distance (github.com/bojone/gan-qp)."""
     return _gan_qp(lambda_, distance)
 
 
@@ -191,7 +193,7 @@ def get_loss(identifier, **kwargs):
 
 # A script's `--loss` name -> (loss name, regulariser). The regularisers here
 # are templates: `get_preset` hands out copies.
-PRESETS = {
+LOSS_PRESETS = {
     "wgan-gp": ("wgan", GradientPenalty(10.0)),
     "wgan-div": ("wgan", WGANDivPenalty()),
     "r1": ("ns", R1Penalty()),
@@ -205,12 +207,42 @@ def get_preset(name):
         name: a preset (`"wgan-gp"`, `"wgan-div"`, `"r1"`: non-saturating
             plus R1) or any plain loss name, which comes with no regulariser.
     """
-    if name in PRESETS:
-        loss_name, regularizer = PRESETS[name]
+    if name in LOSS_PRESETS:
+        loss_name, regularizer = LOSS_PRESETS[name]
         return get_loss(loss_name), [copy.deepcopy(regularizer)]
     if name in _LOSSES:
         return get_loss(name), []
     raise ValueError(
-        f"Unknown loss preset {name!r}. Known: {sorted(PRESETS)} and the "
-        f"losses {loss_names()}. Received: name={name!r}"
+        f"Unknown loss preset {name!r}. Known: {sorted(LOSS_PRESETS)} and "
+        f"the losses {loss_names()}. Received: name={name!r}"
     )
+
+
+def loss_choices():
+    """The names a script's `--loss` takes: each loss once (no aliases),
+    then the presets."""
+    seen, names = set(), []
+    for name, factory in _LOSSES.items():
+        if factory not in seen:
+            seen.add(factory)
+            names.append(name)
+    return names + [n for n in LOSS_PRESETS if n not in names]
+
+
+def preset_loss_name(name):
+    """The adversarial loss a `--loss` name trains with (`"r1"` -> `"ns"`)."""
+    return LOSS_PRESETS[name][0] if name in LOSS_PRESETS else name
+
+
+def penalises_input_gradient(name):
+    """True if the `--loss` name `name` penalises D's input gradient (its
+    critic then has no BatchNorm)."""
+    regularizer = LOSS_PRESETS.get(name, (None, None))[1]
+    return bool(getattr(regularizer, "penalises_input_gradient", False))
+
+
+def takes_label_smoothing(name):
+    """True if the loss a `--loss` name trains with has one-sided label
+    smoothing (`get_loss(..., label_smoothing=a)`)."""
+    factory = _LOSSES[preset_loss_name(name)]
+    return "label_smoothing" in inspect.signature(factory).parameters

@@ -140,7 +140,8 @@ def gan_qp_d(
     (with `lambda_ = 2`, its factor `1 / (2 lambda) = 0.25`); `"l1"` is
     the GAN-QP paper's scripts' `d = mean(|x_r - x_f|)` (with `lambda_ =
     10`, their `0.5 t^2 / (10 d)`), `"l2"` their `sqrt(mean((x_r -
-    x_f)^2))` variant (SPEC §2). `epsilon` keeps `d` away from zero.
+    x_f)^2))` variant (github.com/bojone/gan-qp). `epsilon` keeps `d`
+    away from zero.
     """
     axes = tuple(range(1, len(real_images.shape)))
     diff = real_images - fake_images

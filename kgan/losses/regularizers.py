@@ -41,6 +41,9 @@ def _squared_norms(grads):
 
 class _Regularizer:
     target = "discriminator"
+    # A penalty on D's input gradient needs each example's score to depend
+    # on that example alone: no BatchNorm in D (WGAN-GP paper, section 4).
+    penalises_input_gradient = False
 
     @classmethod
     def from_config(cls, config):
@@ -79,6 +82,8 @@ class GradientPenalty(_Regularizer):
         Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028
     """
 
+    penalises_input_gradient = True
+
     def __init__(self, weight=10.0, center=1.0):
         self.weight = non_negative_number("weight", weight)
         self.center = non_negative_number("center", center)
@@ -103,8 +108,9 @@ class GradientPenalty(_Regularizer):
 class WGANDivPenalty(_Regularizer):
     """WGAN-div: `k * mean(||grad||^p)` on real plus the same on fake images.
 
-    As SPEC writes it: the two batch means are summed, each at the images
-    themselves (no interpolation), with the paper's `k = 2`, `p = 6`.
+    As Wu et al. (arXiv 1712.01026) write it: the two batch means are
+    summed, each at the images themselves (no interpolation), with the
+    paper's `k = 2`, `p = 6`.
     `weight` is `k`.
 
     Args:
@@ -124,6 +130,8 @@ class WGANDivPenalty(_Regularizer):
     Reference:
         Wu et al. 2018, https://arxiv.org/abs/1712.01026
     """
+
+    penalises_input_gradient = True
 
     def __init__(self, k=2.0, p=6.0):
         self.k = non_negative_number("k", k)
@@ -170,6 +178,8 @@ class R1Penalty(_Regularizer):
     Reference:
         Mescheder et al. 2018, https://arxiv.org/abs/1801.04406
     """
+
+    penalises_input_gradient = True
 
     def __init__(self, gamma=10.0):
         self.gamma = non_negative_number("gamma", gamma)

@@ -81,6 +81,7 @@ def _resnet_body(
 
 # Each body takes the width knobs of its builder, with the same defaults.
 _BODIES = {"dcgan": _dcgan_body, "resnet": _resnet_body}
+SELFMOD_BODIES = tuple(_BODIES)
 
 
 def _body_options(body):

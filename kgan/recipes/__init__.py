@@ -17,18 +17,17 @@ Nothing here exits the process: problems raise `ConfigError` or a
 """
 
 from kgan.recipes.build import (  # noqa: F401
+    GENERATORS,
+    JIT,
+    TRAINERS,
     adversarial_loss,
     build,
     build_models,
     build_trainer,
 )
-from kgan.recipes.config import (  # noqa: F401
-    ARCHS,
-    LOSSES,
-    ConfigError,
-    RunConfig,
-)
+from kgan.recipes.config import RunConfig, setting_names  # noqa: F401
 from kgan.recipes.errors import (  # noqa: F401
+    ConfigError,
     Diverged,
     FolderUnusable,
     Interrupted,
@@ -41,10 +40,11 @@ from kgan.recipes.errors import (  # noqa: F401
 )
 from kgan.recipes.folder import RunFolder, open_run  # noqa: F401
 from kgan.recipes.messages import say  # noqa: F401
-from kgan.recipes.presets import PRESETS, describe, preset  # noqa: F401
+from kgan.recipes.presets import RUN_PRESETS, describe, preset  # noqa: F401
 from kgan.recipes.resume import (  # noqa: F401
     changed_checkpoint_settings,
     checkpoint_settings,
+    config_path,
     saved_config,
 )
 from kgan.recipes.run import (  # noqa: F401

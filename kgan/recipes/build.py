@@ -3,7 +3,7 @@
 import keras
 
 from kgan import layers, losses, models, training
-from kgan.recipes.config import ConfigError
+from kgan.recipes.errors import ConfigError
 
 
 def build_models(config):
@@ -36,34 +36,59 @@ def _options(config, *names):
     }
 
 
-def _generator(config):
-    shape = (config.image_size, config.channels, config.z_dim)
-    classes = config.num_classes
-    width = _width(config)
-    if config.progressive and config.arch == "dcgan":
+def _dcgan(config, shape, classes, width):
+    if config.progressive:
         return models.progressive_dcgan_generator(
             *shape, equalized_lr=config.equalized_lr, **width
         )
-    if config.arch == "dcgan":
-        return models.dcgan_generator(
-            *shape, classes, **width, **_options(config, "kernel_size")
-        )
-    if config.arch == "resnet":
-        return models.resnet_generator(
-            *shape, classes, hierarchical_latent=False, **width,
-            **_options(config, "attention"),
-        )  # fmt: skip
-    if config.arch == "selfmod":
-        return models.selfmod_generator(
-            *shape, classes, body=config.body or "dcgan",
-            hidden_units=config.z_dim, **width,
-            **_options(config, "kernel_size", "attention"),
-        )  # fmt: skip
+    return models.dcgan_generator(
+        *shape, classes, **width, **_options(config, "kernel_size")
+    )
+
+
+def _resnet(config, shape, classes, width):
+    return models.resnet_generator(
+        *shape, classes, hierarchical_latent=False, **width,
+        **_options(config, "attention"),
+    )  # fmt: skip
+
+
+def _selfmod(config, shape, classes, width):
+    return models.selfmod_generator(
+        *shape, classes, body=config.body or "dcgan",
+        hidden_units=config.z_dim, **width,
+        **_options(config, "kernel_size", "attention"),
+    )  # fmt: skip
+
+
+def _stylegan(config, shape, classes, width):
     return models.stylegan_generator(
         *shape, classes, mapping_layers=config.mapping_layers,
         style_mixing=config.style_mixing, equalized_lr=config.equalized_lr,
         progressive=config.progressive, **width,
     )  # fmt: skip
+
+
+# `arch` -> the generator builder (the choices of `RunConfig.arch`).
+GENERATORS = {
+    "dcgan": _dcgan,
+    "resnet": _resnet,
+    "selfmod": _selfmod,
+    "stylegan": _stylegan,
+}
+# `trainer` -> its class (O-GAN, `ogan`, is a one-step trainer).
+TRAINERS = {
+    "onestep": training.OneStepGAN,
+    "alternating": training.AlternatingGAN,
+}
+# `xla` -> Keras' `jit_compile`.
+JIT = {"auto": "auto", "on": True, "off": False}
+
+
+def _generator(config):
+    shape = (config.image_size, config.channels, config.z_dim)
+    build = GENERATORS[config.arch]
+    return build(config, shape, config.num_classes, _width(config))
 
 
 def _discriminator(config):
@@ -116,15 +141,8 @@ def adversarial_loss(config):
     """`(loss, regularizers)` for the config's loss and label smoothing."""
     loss, regularizers = losses.get_preset(config.adversarial_loss)
     if config.label_smoothing:
-        base = {"r1": "ns"}.get(
-            config.adversarial_loss, config.adversarial_loss
-        )
-        try:
-            loss = losses.get_loss(base, label_smoothing=config.label_smoothing)
-        except ValueError as error:
-            raise ConfigError(
-                f"`label_smoothing` {config.label_smoothing}: {error}"
-            ) from None
+        base = losses.preset_loss_name(config.adversarial_loss)
+        loss = losses.get_loss(base, label_smoothing=config.label_smoothing)
     return loss, regularizers
 
 
@@ -143,7 +161,7 @@ def augmentation(config):
 
 def build_trainer(config, generator, discriminator):
     """The compiled trainer: OGAN, AlternatingGAN or OneStepGAN."""
-    jit = {"auto": "auto", "on": True, "off": False}[config.xla]
+    jit = JIT[config.xla]
     g_lr = config.g_lr or config.lr
     # TTUR: G gets an optimizer of its own only when its rate differs.
     g_optimizer = optimizer(config, g_lr) if g_lr != config.lr else None
@@ -168,12 +186,16 @@ def build_trainer(config, generator, discriminator):
         corr = {} if config.corr_weight is None else {
             "corr_weight": config.corr_weight
         }  # fmt: skip
-        gan = training.OGAN(generator, discriminator, **corr, **extra)
+        gan = training.OGAN(
+            generator, discriminator, formulation=config.formulation,
+            **corr, **extra,
+        )  # fmt: skip
         gan.compile(optimizer(config, config.lr, ema=whole), **compiled)
         return gan
     loss, regularizers = adversarial_loss(config)
-    if config.trainer == "alternating":
-        gan = training.AlternatingGAN(
+    trainer = TRAINERS[config.trainer]
+    if trainer is training.AlternatingGAN:
+        gan = trainer(
             generator, discriminator, loss=loss, regularizers=regularizers,
             d_steps=config.n_critic or 1, **extra,
         )  # fmt: skip
@@ -183,9 +205,10 @@ def build_trainer(config, generator, discriminator):
             jit_compile=jit,
         )
         return gan
-    gan = training.OneStepGAN(
-        generator, discriminator, loss=loss, regularizers=regularizers, **extra
-    )
+    gan = trainer(
+        generator, discriminator, loss=loss, regularizers=regularizers,
+        formulation=config.formulation, **extra,
+    )  # fmt: skip
     gan.compile(optimizer(config, config.lr, ema=whole), **compiled)
     return gan
 

@@ -6,6 +6,10 @@ process that must skip Python's clean-up).
 """
 
 
+class ConfigError(ValueError):
+    """A run setting that cannot work; the message names it and the fix."""
+
+
 class RunError(Exception):
     """A run that cannot go on; the message says what to do."""
 

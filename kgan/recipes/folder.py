@@ -121,7 +121,7 @@ def _latest_checkpoint(folder):
 
 
 def _readable_saved_config(out):
-    from kgan.recipes.config import ConfigError
+    from kgan.recipes.errors import ConfigError
 
     try:
         return saved_config(out)

@@ -10,7 +10,7 @@ defaults (`base_channels=64`, `max_channels=1024`).
 
 SOURCE = "https://github.com/bojone/o-gan/blob/master/"
 
-PRESETS = {
+RUN_PRESETS = {
     "o_gan_celeba": {
         "script": "o_gan_celeba.py",
         "about": "BN generator (DCGAN), 5x5 kernels",
@@ -47,18 +47,18 @@ PRESETS = {
 
 def preset(name):
     """The `RunConfig` settings of preset `name` (a new dict)."""
-    if name not in PRESETS:
-        from kgan.recipes.config import ConfigError
+    if name not in RUN_PRESETS:
+        from kgan.recipes.errors import ConfigError
 
         raise ConfigError(
-            f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}"
+            f"unknown preset {name!r}: choose one of {', '.join(RUN_PRESETS)}"
         )
-    return dict(PRESETS[name]["settings"])
+    return dict(RUN_PRESETS[name]["settings"])
 
 
 def describe(name):
     """One line: the preset's script and its settings."""
-    entry = PRESETS[name]
+    entry = RUN_PRESETS[name]
     settings = ", ".join(
         f"{key}={value}" for key, value in entry["settings"].items()
     )

@@ -3,16 +3,18 @@
 A checkpoint holds the trainer's variables: both networks, the optimizers'
 slots and the layers' random states. A resumed run may change how it
 trains on (steps, learning rate, intervals, ...), but not what those
-variables are: `checkpoint_settings` names, for every setting that shapes
-them, the part that matters (tests/test_run_folder.py builds the trainers
-and checks each against the variables themselves).
+variables are: each setting that shapes them says so in its declaration
+(`checkpoint=`: the setting itself, or the part of it that matters;
+tests/test_run_folder.py builds the trainers and checks each against the
+arrays of their checkpoints).
 """
 
+import dataclasses
 import json
 import os
 
-from kgan.recipes.config import ConfigError, RunConfig
-from kgan.recipes.errors import SettingsChanged
+from kgan.recipes.config import RunConfig
+from kgan.recipes.errors import ConfigError, SettingsChanged
 
 CONFIG_FILE = "config.json"
 
@@ -39,36 +41,16 @@ def saved_config(out):
 
 
 def checkpoint_settings(config):
-    """`{setting: what of it the checkpoint depends on}`."""
-    c = config
-    one_optimizer = c.trainer == "onestep" or c.ogan
-    return {
-        "image_size": c.image_size,
-        "channels": c.channels,
-        "num_classes": c.num_classes,
-        "arch": c.arch,
-        "body": (c.body or "dcgan") if c.arch == "selfmod" else None,
-        "z_dim": c.z_dim,
-        "base_channels": c.base_channels,
-        "max_channels": c.max_channels,
-        "kernel_size": c.kernel_size or 4,
-        "spectral_norm": c.discriminator_spectral_norm,
-        "attention": c.attention,
-        "mapping_layers": c.mapping_layers if c.arch == "stylegan" else None,
-        "progressive": c.progressive,
-        "equalized_lr": c.equalized_lr,
-        "minibatch_std": c.minibatch_std,
-        "ogan": c.ogan,
-        # A gradient penalty takes BatchNorm out of the critic.
-        "loss": c.gradient_penalised,
-        "augment": c.augment is not None,  # its random state
-        "augment_target": c.augment_target is not None,  # ADA's p
-        "trainer": "onestep" if c.ogan else c.trainer,
-        # TTUR gives the one-step trainer's G an optimizer of its own.
-        "g_lr": one_optimizer and (c.g_lr or c.lr) != c.lr,
-        "ema": c.ema is not None,
-        "ema_scope": c.ema_scope if c.ema is not None else None,
-    }
+    """`{setting: what of it the checkpoint depends on}`, from each
+    setting's declaration (`checkpoint=`)."""
+    parts = {}
+    for field in dataclasses.fields(config):
+        rule = field.metadata.get("checkpoint")
+        if rule is True:
+            parts[field.name] = getattr(config, field.name)
+        elif callable(rule):
+            parts[field.name] = rule(config)
+    return parts
 
 
 def changed_checkpoint_settings(saved, config):

@@ -18,8 +18,8 @@ import numpy as np
 
 from kgan import distribution
 from kgan._files import atomic_path
-from kgan.recipes.config import ConfigError
 from kgan.recipes.errors import (
+    ConfigError,
     Diverged,
     Interrupted,
     PeerLost,
@@ -34,7 +34,7 @@ from kgan.recipes.folder import (
 )
 from kgan.recipes.messages import say
 from kgan.recipes.resume import config_path, saved_config
-from kgan.training.optimizers import network_optimizers
+from kgan.training.keras_contracts import network_optimizers
 
 
 def run_callbacks(
@@ -81,7 +81,7 @@ def run_callbacks(
     callbacks += [
         kc.StopAtStep(config.steps),
         # Quiet: `save_generator` raises `Diverged` with its message.
-        kc.TerminateOnNaN(checkpoint, verbose=False),
+        kc.StopOnNaN(checkpoint, verbose=False),
         kc.SampleGrid(
             samples, every, sample_rows, seed, classes, tensorboard_dir=board
         ),
@@ -326,11 +326,11 @@ def save_generator(config, generator, callbacks):
     """Writes `generator.keras` (atomically) and returns its path; raises
     `Diverged` after a NaN stop. In a multi-process run, process 0 writes
     it."""
-    from kgan.callbacks import TerminateOnNaN
+    from kgan.callbacks import StopOnNaN
 
     for callback in callbacks:
         message = getattr(callback, "nan_message", None)
-        if isinstance(callback, TerminateOnNaN) and message:
+        if isinstance(callback, StopOnNaN) and message:
             if callback.checkpoint and callback.checkpoint.latest():
                 advice = (
                     "Continue from it with `resume` and a lower `lr` (the "

@@ -2,8 +2,11 @@
 
 A trainer is a `keras.Model` that owns a generator and a discriminator, both
 ordinary Keras models. The batch a trainer sees is `images` or
-`(images, labels)`; the latent noise is Gaussian (SPEC: `z ~ N(0, I)`) and is
-drawn inside the step from a seeded `keras.random.SeedGenerator`.
+`(images, labels)`; the latent noise is Gaussian (`z ~ N(0, I)`, as Su's
+scripts draw it) and is drawn inside the step from a seeded
+`keras.random.SeedGenerator`. What D sees, the objective's terms, the
+weight EMA and saving are mixins of their own (`_inputs`, `terms`,
+`_ema`, `_serialization`).
 """
 
 import keras
@@ -12,16 +15,26 @@ from keras import ops
 from kgan import losses as kgan_losses
 from kgan._seed_state import SavedSeedState
 from kgan.callbacks.nan import with_nan_stop
-from kgan.layers.diff_augment import DiffAugment
 from kgan.training import checks
-from kgan.training.optimizers import (
-    network_optimizers,
-    swapped_ema_weights,
+from kgan.training._ema import WeightAverage
+from kgan.training._inputs import DiscriminatorInputs, as_augment
+from kgan.training._serialization import TrainerSerialization
+from kgan.training.keras_contracts import (
+    replica_info,
+    traced_iterations,
     unalias,
 )
+from kgan.training.terms import ObjectiveTerms
 
 
-class GANTrainer(SavedSeedState, keras.Model):
+class GANTrainer(
+    SavedSeedState,
+    DiscriminatorInputs,
+    ObjectiveTerms,
+    WeightAverage,
+    TrainerSerialization,
+    keras.Model,
+):
     """Base class of the kgan trainers (not used directly).
 
     Args:
@@ -111,46 +124,6 @@ class GANTrainer(SavedSeedState, keras.Model):
             unalias(self.averaged_variables())
         return history
 
-    def finalize_ema_weights(self):
-        """Writes the weight EMA into the weights, as Keras does when `fit`
-        ends: for a trainer restored from a checkpoint that has nothing
-        left to train (a no-op without EMA)."""
-        ema = self.ema_optimizer()
-        if ema is not None:
-            ema.finalize_variable_values(self.averaged_variables())
-            unalias(self.averaged_variables())
-
-    def ema_weights(self):
-        """Context manager: the generator holds its EMA weights inside.
-
-        With `compile(..., ema_momentum=m)`, sample from the averaged weights
-        during training: `with gan.ema_weights(): gan.generator.predict(z)`.
-        (After `fit`, Keras has already written the EMA into the generator.)
-        A no-op without EMA.
-        """
-        ema = self.ema_optimizer()
-        if ema is None:
-            return swapped_ema_weights(None, [])
-        return swapped_ema_weights(ema, self.averaged_variables())
-
-    def averaged_variables(self):
-        """The variables the weight EMA averages, in its optimizer's order:
-        every trained one when one optimizer trains (and averages) both
-        networks, else the generator's."""
-        if self.ema_optimizer() is network_optimizers(self.optimizer)[0]:
-            return self.trainable_variables
-        return self.generator.trainable_variables
-
-    def generator_optimizer(self):
-        """The optimizer that updates the generator (under mixed_float16,
-        the one inside Keras' `LossScaleOptimizer`)."""
-        return network_optimizers(getattr(self, "optimizer", None))[1]
-
-    def ema_optimizer(self):
-        """The optimizer keeping the generator's EMA, or None."""
-        optimizer = self.generator_optimizer()
-        return optimizer if getattr(optimizer, "use_ema", False) else None
-
     # -- pieces of the forward pass -----------------------------------------
     def unpack(self, data):
         """`data` is `images`, `(images,)` or `(images, labels)`."""
@@ -167,7 +140,7 @@ class GANTrainer(SavedSeedState, keras.Model):
         return images, labels
 
     def sample_z(self, batch_size):
-        replicas, replica = _replica_info()
+        replicas, replica = replica_info()
         if replicas == 1:
             return keras.random.normal(
                 (batch_size, self.z_dim), seed=self.seed_generator
@@ -184,40 +157,6 @@ class GANTrainer(SavedSeedState, keras.Model):
         inputs = [z, labels] if self.conditional else z
         return self.generator(inputs, training=training)
 
-    def augmented(self, images):
-        """DiffAugment, if any, with a fresh draw on every call."""
-        if self.augment is None:
-            return images
-        return self.augment(images, training=True)
-
-    def d_input(self, images):
-        """What D sees of a batch: augmented, then noised.
-
-        Noise comes last so that every pixel D sees carries it, the zeros
-        of a cutout or translation included.
-        """
-        return self.noisy(self.augmented(images))
-
-    def adapt_augmentation(self, real_outputs):
-        """ADA: hands D's verdicts on this step's augmented real images to
-        an adaptive augmentation (a no-op otherwise)."""
-        if not self.adaptive_augment:
-            return
-        signs = self.adversarial_loss.verdicts(
-            ops.stop_gradient(reduce_scores(real_outputs))
-        )
-        replicas, _ = _replica_info()
-        batch = ops.shape(signs)[0] * replicas  # the global batch
-        self.augment.update_probability(signs, batch_size=batch)
-
-    def noisy(self, images):
-        """Adds the annealed instance noise, if any, to a D input."""
-        if self.instance_noise is None:
-            return images
-        return self.instance_noise(
-            images, self.current_step(), self.seed_generator
-        )
-
     def d_outputs(self, images, labels, training=True):
         """Raw discriminator outputs `(batch, k)`."""
         inputs = [images, labels] if self.conditional else images
@@ -230,17 +169,23 @@ class GANTrainer(SavedSeedState, keras.Model):
         gradient, both from the same D state. `OneStepGAN` swaps in its
         exact speed-ups.
         """
+        return self.two_views(
+            ops.stop_gradient(fake_images), fake_images, labels, training
+        )
+
+    def two_views(self, d_input, g_input, labels, training):
+        """D's outputs on `d_input`, then on `g_input`, both from the
+        state D is in now."""
         d = self.discriminator
         before = [ops.copy(v.value) for v in d.variables]  # a read, no alias
-        sg_fakes = ops.stop_gradient(fake_images)
-        d_view = self.d_outputs(sg_fakes, labels, training)
+        d_view = self.d_outputs(d_input, labels, training)
         # G's pass must see the D that D's own pass saw, or the bracket does
         # not cancel in D: a training call may change D (spectral norm
         # rewrites its kernel, BN its moving statistics), so undo that pass's
         # changes; G's pass then makes the same ones again.
         for v, value in zip(d.variables, before):
             v.assign(value)
-        g_view = self.d_outputs(fake_images, labels, training)
+        g_view = self.d_outputs(g_input, labels, training)
         return d_view, g_view
 
     def call(self, data, training=False):
@@ -276,54 +221,6 @@ class GANTrainer(SavedSeedState, keras.Model):
             "g_fake_codes": g_fake_codes,
         }
 
-    def score_fn(self, labels):
-        """`images -> scores` for the gradient penalties, labels bound.
-
-        With `augment`, the critic is D of the augmented images, a fresh
-        draw on each call, and the penalty differentiates through the
-        augmentation, as the official DiffAugment code does for R1
-        (`grad_x D(T(x))`). Instance noise is not applied here.
-
-        D runs through `stateless_call` on its current weights (gradients
-        reach them) and its state updates are dropped: a penalty's pass
-        must not move BatchNorm's moving statistics, and on JAX it runs
-        inside `jax.grad`, where such an update would leak a tracer.
-        """
-        d = self.discriminator
-        trainable = [v.value for v in d.trainable_variables]
-        non_trainable = [v.value for v in d.non_trainable_variables]
-
-        def scores(images):
-            images = self.augmented(images)
-            inputs = [images, labels] if self.conditional else images
-            outputs, _ = d.stateless_call(
-                trainable, non_trainable, inputs, training=True
-            )
-            return reduce_scores(outputs)
-
-        return scores
-
-    def penalties(self, real_images, fake_images, labels):
-        """Sum of the discriminator-side regularisers (fakes carry no grad)."""
-        total = 0.0
-        fake_images = ops.stop_gradient(fake_images)
-        for reg in self.regularizers:
-            if getattr(reg, "target", "discriminator") == "discriminator":
-                total += reg(
-                    self.score_fn(labels),
-                    real_images,
-                    fake_images,
-                    seed_generator=self.seed_generator,
-                )
-        return total
-
-    def generator_penalties(self):
-        total = 0.0
-        for reg in self.regularizers:
-            if getattr(reg, "target", None) == "generator":
-                total += reg(generator_kernels(self.generator))
-        return total
-
     def current_step(self):
         """Training steps done so far (the optimizer's iteration count)."""
         traced = getattr(self, "traced_step", None)
@@ -343,7 +240,7 @@ class GANTrainer(SavedSeedState, keras.Model):
         schedule needs it. The traced iteration count is handed to
         `current_step` for the duration of this (traced) call.
         """
-        self.traced_step = _traced_iterations(
+        self.traced_step = traced_iterations(
             self.optimizer, optimizer_variables
         )
         try:
@@ -374,123 +271,3 @@ class GANTrainer(SavedSeedState, keras.Model):
         if self.adaptive_augment:
             trackers.append(self.augment_p_tracker)
         return trackers
-
-    def compile_from_config(self, config):
-        """Recompiles a reloaded trainer (Keras skips a custom `compile`)."""
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        optimizer = getattr(self, "optimizer", None)
-        if optimizer is not None:  # create its slots, so they load
-            optimizer.build(self.trainable_variables)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "generator": keras.saving.serialize_keras_object(
-                    self.generator
-                ),
-                "discriminator": keras.saving.serialize_keras_object(
-                    self.discriminator
-                ),
-                "loss": keras.saving.serialize_keras_object(
-                    self.adversarial_loss
-                ),
-                "regularizers": [
-                    keras.saving.serialize_keras_object(r)
-                    for r in self.regularizers
-                ],
-                "instance_noise": keras.saving.serialize_keras_object(
-                    self.instance_noise
-                ),
-                "augment": keras.saving.serialize_keras_object(self.augment),
-                "seed": self.seed,
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in (
-            "generator",
-            "discriminator",
-            "loss",
-            "instance_noise",
-            "augment",
-        ):
-            if key in config:  # O-GAN's config has no `loss`: it is fixed
-                config[key] = keras.saving.deserialize_keras_object(
-                    config[key], custom_objects=custom_objects
-                )
-        config["regularizers"] = [
-            keras.saving.deserialize_keras_object(r, custom_objects)
-            for r in config.get("regularizers", [])
-        ]
-        return cls(**config)
-
-
-def as_augment(augment, seed=None):
-    """The trainer's `augment=` as a layer (or None)."""
-    if augment is None or isinstance(augment, keras.layers.Layer):
-        return augment
-    if isinstance(augment, str):
-        # A stream of its own: the trainer's seed would replay z's keys.
-        return DiffAugment(augment, seed=None if seed is None else seed + 1)
-    raise ValueError(
-        "`augment` must be None, a DiffAugment policy string such as "
-        "'color,translation,cutout' or a Keras layer. Received: "
-        f"augment={augment!r}"
-    )
-
-
-def _traced_iterations(optimizer, optimizer_variables):
-    """The value `optimizer.iterations` has in `optimizer_variables` (the
-    optimizer's variables, in its order), or None."""
-    if optimizer is None or not optimizer_variables:
-        return None
-    for variable, value in zip(optimizer.variables, optimizer_variables):
-        if variable is optimizer.iterations:
-            return value
-    return None
-
-
-def reduce_scores(outputs):
-    """(batch, k) discriminator outputs -> (batch,) float32 scores."""
-    return ops.mean(ops.cast(outputs, "float32"), axis=-1)
-
-
-def generator_kernels(generator):
-    """The generator's conv / dense kernels (for orthogonal regularisation)."""
-    return [
-        v
-        for v in generator.trainable_variables
-        if len(v.shape) >= 2 and "embedding" not in v.path
-    ]
-
-
-def scale_for_replicas(loss):
-    """Divides by the replica count under `tf.distribute`, as Keras does.
-
-    Optimizers sum gradients across replicas, so a per-replica mean loss
-    must be scaled by `1 / num_replicas` for the global step to match one
-    device with the same global batch.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return loss
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss if replicas == 1 else loss / replicas
-
-
-def _replica_info():
-    """(replica count, this replica's index) under tf.distribute."""
-    if keras.backend.backend() != "tensorflow":
-        return 1, 0
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return 1, 0
-    return context.num_replicas_in_sync, context.replica_id_in_sync_group

@@ -7,7 +7,7 @@ a fresh noise batch, the same losses, penalties and metrics as `OneStepGAN`.
 The discriminator steps reuse the batch of real images, as keras.io does.
 
 Both optimizers travel in the one `model.optimizer` Keras knows (a
-`MultiOptimizer`, see `kgan.training.optimizers`), so Keras saves, restores
+`MultiOptimizer`, see `kgan.training.keras_contracts`), so Keras saves, restores
 and, on JAX, carries their state like any model's. The step itself is
 written once, with ordinary variable reads and writes; only the gradient
 differs by backend (a `tf.GradientTape`, or `jax.value_and_grad`). On JAX
@@ -20,12 +20,17 @@ import keras
 from keras import ops
 
 from kgan._checks import positive_int
-from kgan.training._base import (
-    GANTrainer,
-    reduce_scores,
+from kgan.training._base import GANTrainer
+from kgan.training.keras_contracts import (
+    apply_with_loss_scaling,
+    jax_train_step,
+    loss_scaler,
+    network_optimizers,
     scale_for_replicas,
+    split_optimizer,
 )
-from kgan.training.optimizers import network_optimizers, split_optimizer
+from kgan.training.objective import Objective
+from kgan.training.terms import reduce_scores
 
 BACKENDS = ("tensorflow", "jax")
 
@@ -125,12 +130,6 @@ class AlternatingGAN(GANTrainer):
     def _network_optimizers(self):
         return network_optimizers(getattr(self, "optimizer", None))
 
-    def _loss_scaler(self):
-        optimizer = getattr(self, "optimizer", None)
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            return optimizer
-        return None
-
     def get_compile_config(self):
         # The parts, not the MultiOptimizer: `compile` rebuilds the split
         # (and binds it to this generator) when the trainer is reloaded.
@@ -148,42 +147,51 @@ class AlternatingGAN(GANTrainer):
         self.compile(**keras.saving.deserialize_keras_object(config))
 
     # -- the step -------------------------------------------------------------
-    def d_terms(self, images, labels):
-        """One discriminator step's loss, D(real) and D(fake) scores.
+    def d_step(self, images, labels):
+        """One discriminator step's loss, from the objective's groups: D's
+        terms and the shared ones (`Objective.d_total`).
 
         The fakes come from a fresh z through G in training mode (its
         BatchNorm statistics move, as in any alternating trainer) and carry
-        no gradient.
+        no gradient. Returns `(loss, out, logged)`: arrays only, as JAX's
+        gradient of the step hands them back.
         """
         z = self.sample_z(ops.shape(images)[0])
         fake = ops.stop_gradient(self.generate(z, labels, training=True))
-        real_outputs = self.d_outputs(self.d_input(images), labels)
-        self.adapt_augmentation(real_outputs)
-        real_scores = reduce_scores(real_outputs)
-        fake_scores = self.d_scores(fake, labels)
-        d_loss = self.adversarial_loss.d_loss(
-            real_scores, fake_scores, images, fake
-        ) + self.penalties(images, fake, labels)
-        return d_loss, real_scores, fake_scores
+        real_codes = self.d_outputs(self.d_input(images), labels)
+        self.adapt_augmentation(real_codes)
+        fake_codes = self.d_outputs(self.d_input(fake), labels)
+        out = {
+            "z": z, "real_images": images, "fake_images": fake,
+            "real_codes": real_codes, "fake_codes": fake_codes,
+            "g_fake_codes": fake_codes,  # D's only view: no gradient to G
+        }  # fmt: skip
+        objective = Objective(
+            self.discriminator_terms(out, labels), {}, self.shared_terms(out)
+        )
+        return objective.d_total, out, objective.logged()
 
-    def d_scores(self, images, labels):
-        """D's scores of `images`, as D sees them (augmented, noised)."""
-        return reduce_scores(self.d_outputs(self.d_input(images), labels))
+    def g_step(self, images, labels, real_codes):
+        """The generator step's loss against the updated discriminator: G's
+        terms and the shared ones (`Objective.g_total`).
 
-    def g_terms(self, images, labels, real_scores):
-        """The generator step's loss, against the updated discriminator.
-
-        `real_scores` (from the last D step) enter as constants, for the
+        `real_codes` (from the last D step) enter as constants, for the
         losses that compare fake scores with real ones (relativistic).
+        Only G's weights are differentiated: D runs as usual.
         """
         z = self.sample_z(ops.shape(images)[0])
         fake = self.generate(z, labels, training=True)
-        # Only G's weights are differentiated: D runs as usual.
-        g_fake_scores = self.d_scores(fake, labels)
-        g_loss = self.adversarial_loss.g_loss(
-            ops.stop_gradient(real_scores), g_fake_scores
+        g_fake_codes = self.d_outputs(self.d_input(fake), labels)
+        out = {
+            "z": z, "real_images": images, "fake_images": fake,
+            "real_codes": ops.stop_gradient(real_codes),
+            "fake_codes": ops.stop_gradient(g_fake_codes),
+            "g_fake_codes": g_fake_codes,
+        }  # fmt: skip
+        objective = Objective(
+            {}, self.generator_terms(out), self.shared_terms(out)
         )
-        return (g_loss + self.generator_penalties(),)
+        return objective.g_total, out, objective.logged()
 
     def train_step(self, *args):
         # Keras' TensorFlow trainer calls `train_step(data)`; its JAX
@@ -204,18 +212,23 @@ class AlternatingGAN(GANTrainer):
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         for _ in range(self.d_steps):
-            d_loss, real_scores, fake_scores = update(
-                d_optimizer, d_vars, lambda: self.d_terms(images, labels)
+            _, d_out, d_logged = update(
+                d_optimizer, d_vars, lambda: self.d_step(images, labels)
             )
-        (g_loss,) = update(
+        _, _, g_logged = update(
             g_optimizer,
             g_vars,
-            lambda: self.g_terms(images, labels, real_scores),
+            lambda: self.g_step(images, labels, d_out["real_codes"]),
         )
         # `model.optimizer.iterations` counts training steps, as Keras'
         # callbacks expect: the generator's updates.
         self.optimizer.iterations.assign(g_optimizer.iterations)
-        self.update_trackers(d_loss, g_loss, real_scores, fake_scores)
+        self.update_trackers(
+            d_logged["d_loss"],
+            g_logged["g_loss"],
+            reduce_scores(d_out["real_codes"]),
+            reduce_scores(d_out["fake_codes"]),
+        )
         return self.get_metrics_result()
 
     def _tape_update(self, optimizer, variables, terms):
@@ -228,116 +241,23 @@ class AlternatingGAN(GANTrainer):
         return outputs
 
     def _jax_train_step(self, state, data):
-        """Keras' JAX `train_step`: `(logs, new state)` from `state`.
-
-        `state` holds the values of the trainable, non-trainable,
-        optimizer and metric variables, in Keras' order; the step reads
-        and writes them through a stateless scope.
-        """
-        groups = [
-            self.trainable_variables,
-            self.non_trainable_variables,
-            self.optimizer.variables,
-            self.metrics_variables,
-        ]
-        variables = [v for group in groups for v in group]
-        values = [x for group in state for x in group]
-        if len(values) != len(variables):
-            raise ValueError(
-                f"The JAX state holds {len(values)} values for "
-                f"{len(variables)} variables."
-            )
-
-        def update(optimizer, trainable, terms):
-            return self._jax_update(variables, optimizer, trainable, terms)
-
-        mapping = list(zip(variables, values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = self._step(data, update)
-        new_state = tuple(
-            [scope.get_current_value(v) for v in group] for group in groups
+        """Keras' JAX `train_step`: `(logs, new state)` from `state`, the
+        step written once (`_step`) run statelessly."""
+        return jax_train_step(
+            self, state, data, self._step, self._scale_loss, self._apply
         )
-        return logs, new_state
-
-    def _jax_update(self, variables, optimizer, trainable, terms):
-        """`_tape_update` on JAX, inside the step's stateless scope.
-
-        `terms()` runs in a scope of its own in which `trainable` hold the
-        traced arguments of `jax.value_and_grad`; what it writes (moving
-        statistics, the noise generator's state) is then written to the
-        step's scope.
-        """
-        import jax
-
-        values = [v.value for v in variables]  # the step's current values
-        position = {id(v): i for i, v in enumerate(variables)}
-
-        def loss_fn(trainable_values):
-            current = list(values)
-            for v, value in zip(trainable, trainable_values):
-                current[position[id(v)]] = value
-            mapping = list(zip(variables, current))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                outputs = terms()
-                loss = self._scale_loss(outputs[0])
-            written = [scope.get_current_value(v) for v in variables]
-            return loss, (outputs, written)
-
-        start = [values[position[id(v)]] for v in trainable]
-        (_, (outputs, written)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True
-        )(start)
-        for v, value in zip(variables, written):
-            v.assign(value)
-        self._apply(optimizer, grads, trainable)
-        return outputs
 
     def _scale_loss(self, loss):
         """The loss to differentiate: per replica, times the loss scale."""
         loss = scale_for_replicas(loss)
-        scaler = self._loss_scaler()
+        scaler = loss_scaler(getattr(self, "optimizer", None))
         return loss if scaler is None else scaler.scale_loss(loss)
 
     def _apply(self, optimizer, grads, variables):
-        """`optimizer.apply`, with dynamic loss scaling under mixed_float16.
-
-        Keras' `LossScaleOptimizer` cannot step one part of a
-        `MultiOptimizer`, so this follows its rule with its scale: unscale
-        finite gradients and apply them, growing the scale after
-        `dynamic_growth_steps` finite steps in a row; skip a step with
-        non-finite gradients and halve the scale. The skip restores the
-        values instead of branching, so the same code runs in a
-        `tf.function` and in a JAX stateless scope.
-        """
-        scaler = self._loss_scaler()
-        if scaler is None:
-            optimizer.apply(grads, variables)
-            return
-        finite = scaler.check_finite(grads)
-        scale = ops.convert_to_tensor(scaler.dynamic_scale)
-        grads = [
-            ops.where(finite, ops.divide(g, ops.cast(scale, g.dtype)), 0.0)
-            for g in grads
-        ]
-        touched = list(variables) + list(optimizer.variables)
-        before = [ops.copy(v.value) for v in touched]
-        optimizer.apply(grads, variables)
-        for v, old in zip(touched, before):
-            v.assign(ops.where(finite, v.value, old))
-        counter = ops.convert_to_tensor(scaler.step_counter)
-        grow = ops.logical_and(
-            finite, ops.equal(counter, scaler.dynamic_growth_steps - 1)
-        )
-        scaler.step_counter.assign(
-            ops.where(
-                ops.logical_and(finite, ops.logical_not(grow)),
-                counter + 1,
-                ops.zeros_like(counter),
-            )
-        )
-        scaler.dynamic_scale.assign(
-            ops.where(grow, scale * 2.0, ops.where(finite, scale, scale / 2.0))
-        )
+        """`optimizer.apply`, with Keras' dynamic loss scaling under
+        mixed_float16 (`keras_contracts.apply_with_loss_scaling`)."""
+        scaler = loss_scaler(getattr(self, "optimizer", None))
+        apply_with_loss_scaling(scaler, optimizer, grads, variables)
 
     def get_config(self):
         config = super().get_config()

@@ -1,4 +1,5 @@
-"""O-GAN: the discriminator doubles as an encoder (SPEC §4).
+"""O-GAN: the discriminator doubles as an encoder (Su 2019,
+arXiv 1903.01931).
 
 Su's one-step O-GAN objective (o_gan_celeba.py), with `e` the discriminator's
 z_dim-vector output and `avg` its mean over the dimensions:
@@ -10,8 +11,8 @@ z_dim-vector output and `avg` its mean over the dimensions:
     L    = mean(t1 + t2 - corr_weight * corr) + mean(qp)
 
 `t1 + qp` is `kgan.losses`' "gan-qp" pair (lambda = 2), `t2` the one-step
-generator term (`g_zero`), and the correlation the `shared_loss` of
-`OneStepGAN.objective`: both networks take its full gradient.
+bracket, and the correlation a shared term of the `Objective`
+(`shared_terms`): both networks take its full gradient.
 """
 
 import keras
@@ -86,15 +87,14 @@ class OGAN(OneStepGAN):
         self.qp_lambda = float(qp_lambda)  # checked by get_loss
         self.z_corr_tracker = keras.metrics.Mean(name="z_corr")
 
-    def shared_loss(self, out):
-        """`-corr_weight * mean(pearson(z, e(G(z))))`: both networks take
-        its full gradient (G's view of the fakes carries every gradient
-        in each formulation O-GAN can use)."""
+    def shared_terms(self, out):
+        """`{"corr": -corr_weight * mean(pearson(z, e(G(z))))}`: both
+        networks take its full gradient."""
         corr = pearson_correlation(out["z"], out["g_fake_codes"])
-        return -self.corr_weight * ops.mean(corr)
+        return {"corr": -self.corr_weight * ops.mean(corr)}
 
-    def track(self, terms, out):
-        super().track(terms, out)
+    def track(self, objective, out):
+        super().track(objective, out)
         corr = pearson_correlation(out["z"], out["g_fake_codes"])
         self.z_corr_tracker.update_state(ops.mean(corr))
 

@@ -1,6 +1,6 @@
 """The one-step GAN trainer: one loss, one optimizer, one `model.fit`.
 
-Su's post (https://kexue.fm/archives/6387, SPEC §3) folds the discriminator
+Su's post (https://kexue.fm/archives/6387) folds the discriminator
 and generator updates into a single loss with `stop_gradient`:
 
     L = d_loss(D(x), D(sg G(z))) + D penalties
@@ -38,15 +38,21 @@ import keras
 from keras import ops
 
 from kgan._checks import non_negative_number
-from kgan.training._base import GANTrainer, reduce_scores, scale_for_replicas
-from kgan.training.optimizers import network_optimizers, split_optimizer
+from kgan.training._base import GANTrainer
+from kgan.training.keras_contracts import (
+    network_optimizers,
+    scale_for_replicas,
+    split_optimizer,
+)
+from kgan.training.objective import Objective
+from kgan.training.terms import reduce_scores
 
 FORMULATIONS = ("auto", "literal", "reversal", "fused")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
 class OneStepGAN(GANTrainer):
-    """Trains a GAN with one single loss and one `fit` (SPEC §3).
+    """Trains a GAN with one single loss and one `fit` (Su's one-step form).
 
     Every weight of D receives exactly the gradient of the discriminator's
     loss (plus its penalties), and every weight of G exactly `g_weight`
@@ -59,7 +65,7 @@ class OneStepGAN(GANTrainer):
             `(batch, 1)` (or `(batch, z_dim)`, averaged).
         loss: adversarial loss name, `kgan.losses.AdversarialLoss` or a
             `(d_loss, g_loss)` pair. Default `"hinge"`.
-        g_weight: SPEC §3's lambda, the weight of the generator's part of the
+        g_weight: Su's lambda, the weight of the generator's part of the
             loss. With SGD it sets the G:D update ratio; Adam and RMSprop
             normalise each weight's gradient scale away, so there use
             `compile(g_optimizer=...)` with another learning rate (TTUR).
@@ -98,8 +104,13 @@ class OneStepGAN(GANTrainer):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
         self.g_weight = non_negative_number("g_weight", g_weight)
         self.formulation = formulation
+        # A G or shared term of a subclass may read D(G(z)): reversal then
+        # needs a second D pass, which "auto" avoids.
+        self.reads_generator_view = _overrides(
+            self, "generator_terms", "shared_terms"
+        )
         self.active_formulation = resolve_formulation(
-            formulation, self.zero_sum
+            formulation, self.zero_sum, self.reads_generator_view
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ema_momentum = None
@@ -145,58 +156,62 @@ class OneStepGAN(GANTrainer):
     def fake_views(self, fake_images, labels, training):
         if self.active_formulation == "literal":
             return super().fake_views(fake_images, labels, training)
-        if self.active_formulation == "reversal":
-            fake_images = reverse_gradient(fake_images, self.g_weight)
-        view = self.d_outputs(fake_images, labels, training)
-        return view, view
+        if self.active_formulation == "fused":
+            view = self.d_outputs(fake_images, labels, training)
+            return view, view
+        # Reversal: D's view hands G the reversed gradient of D's loss. A
+        # term of G's own (or a shared one) that reads D must see the
+        # fakes unreversed: a second pass, as Su's literal form makes.
+        reversed_fakes = reverse_gradient(fake_images, self.g_weight)
+        if not self.reads_generator_view:
+            view = self.d_outputs(reversed_fakes, labels, training)
+            return view, view
+        return self.two_views(reversed_fakes, fake_images, labels, training)
 
     def objective(self, out, labels):
-        """SPEC §3's single loss, term by term, from the forward pass `out`.
+        """Su's single loss (https://kexue.fm/archives/6387), term by term,
+        from the forward pass `out`: an `Objective` whose `total` one
+        optimizer step minimises.
 
-        Returns a dict of scalars; `total` is the loss one optimizer step
-        minimises. `g_loss` is the generator's adversarial loss itself (the
-        bracket's value is zero).
+        D's, G's and the shared terms come from `discriminator_terms`,
+        `generator_terms` and `shared_terms`. G's adversarial loss enters
+        through the bracket `g_loss(D(G(z))) - g_loss(D(sg G(z)))`: zero in
+        value, it carries only its gradient, which reaches G alone (D's
+        parts of its two terms cancel). Under gradient reversal D's own
+        loss already hands G that gradient, and the bracket is 0.
         """
-        loss = self.adversarial_loss
-        real = reduce_scores(out["real_codes"])
-        fake = reduce_scores(out["fake_codes"])  # D(sg G(z))
-        g_fake = reduce_scores(out["g_fake_codes"])  # D(G(z))
-        real_images = out["real_images"]
-        sg_fake_images = ops.stop_gradient(out["fake_images"])
-        t = {}
-        t["d_loss"] = loss.d_loss(real, fake, real_images, sg_fake_images)
-        t["d_penalty"] = self.penalties(real_images, sg_fake_images, labels)
-        t["g_loss"] = loss.g_loss(ops.stop_gradient(real), g_fake)
-        t["g_zero"] = t["g_loss"] - loss.g_loss(ops.stop_gradient(real), fake)
-        t["g_penalty"] = self.generator_penalties()
-        t["shared"] = self.shared_loss(out)
-        t["total"] = (
-            t["d_loss"]
-            + t["d_penalty"]
-            + self.g_weight * t["g_zero"]
-            + t["g_penalty"]
-            + t["shared"]
+        d_terms = self.discriminator_terms(out, labels)
+        g_terms = self.generator_terms(out)
+        if self.active_formulation == "reversal":
+            bracket = ops.zeros((), "float32")
+        else:
+            real = ops.stop_gradient(reduce_scores(out["real_codes"]))
+            fake = reduce_scores(out["fake_codes"])  # D(sg G(z))
+            bracket = g_terms["g_loss"] - self.adversarial_loss.g_loss(
+                real, fake
+            )
+        return Objective(
+            d_terms,
+            g_terms,
+            self.shared_terms(out),
+            g_weight=self.g_weight,
+            bracket=bracket,
         )
-        return t
-
-    def shared_loss(self, out):
-        """A term both networks take in full (O-GAN's correlation); none
-        for a plain GAN."""
-        return ops.zeros((), "float32")
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        terms = self.objective(y_pred, self.unpack(x)[1])
-        self.track(terms, y_pred)
-        return scale_for_replicas(terms["total"])
+        objective = self.objective(y_pred, self.unpack(x)[1])
+        self.track(objective, y_pred)
+        return scale_for_replicas(objective.total)
 
-    def track(self, terms, out):
+    def track(self, objective, out):
         """Updates the logged metrics from the objective's terms."""
-        self.loss_tracker.update_state(terms["total"])
+        self.loss_tracker.update_state(objective.total)
+        logged = objective.logged()
         self.update_trackers(
-            terms["d_loss"] + terms["d_penalty"],
-            terms["g_loss"] + terms["g_penalty"],
+            logged["d_loss"],
+            logged["g_loss"],
             reduce_scores(out["real_codes"]),
             reduce_scores(out["fake_codes"]),
         )
@@ -217,8 +232,8 @@ class OneStepGAN(GANTrainer):
         """One tape, two gradients of the same objective (TensorFlow).
 
         D's view and G's view are one D pass on `G(z)`: D's weights take the
-        gradient of the D terms, G's weights that of the G terms, which is
-        the gradient of `total` each network would get from Su's form.
+        gradient of `d_total`, G's weights that of `g_total`, which is the
+        gradient of `total` each network would get from Su's form.
         """
         import tensorflow as tf
 
@@ -226,12 +241,10 @@ class OneStepGAN(GANTrainer):
         g_vars = self.generator.trainable_variables
         with tf.GradientTape(persistent=True) as tape:
             out = self(data, training=True)
-            t = self.objective(out, self.unpack(data)[1])
-            d_total = t["d_loss"] + t["d_penalty"] + t["shared"]
-            g_total = self.g_weight * t["g_loss"] + t["g_penalty"] + t["shared"]
+            objective = self.objective(out, self.unpack(data)[1])
             d_total, g_total = (
                 self.optimizer.scale_loss(scale_for_replicas(part))
-                for part in (d_total, g_total)
+                for part in (objective.d_total, objective.g_total)
             )
         grads = tape.gradient(d_total, d_vars) + tape.gradient(g_total, g_vars)
         del tape
@@ -240,7 +253,7 @@ class OneStepGAN(GANTrainer):
         by_var = {id(v): g for v, g in zip(d_vars + g_vars, grads)}
         variables = self.trainable_variables
         self.optimizer.apply_gradients([(by_var[id(v)], v) for v in variables])
-        self.track(t, out)
+        self.track(objective, out)
         return self.get_metrics_result()
 
     def get_config(self):
@@ -251,13 +264,16 @@ class OneStepGAN(GANTrainer):
         return config
 
 
-def resolve_formulation(formulation, zero_sum):
+def resolve_formulation(formulation, zero_sum, reads_generator_view=False):
     """The formulation `formulation` stands for, checked; `"auto"` resolved.
 
     Measured (benchmarks/train_step.py, CPU, 32 px): the fused step is the
     fastest exact form for non-zero-sum losses on TensorFlow, with XLA
     (1.27x the floor vs literal's 1.36x) and without (1.10x vs 1.24x).
-    Reversal runs at the floor wherever it applies.
+    Reversal runs at the floor wherever it applies, unless a term of G's
+    own or a shared one reads D's outputs (`reads_generator_view`): it
+    then runs D twice on the fakes, like literal, and "auto" picks as for
+    a loss that is not zero-sum.
     """
     tensorflow = keras.backend.backend() == "tensorflow"
     if formulation not in FORMULATIONS:
@@ -277,9 +293,18 @@ def resolve_formulation(formulation, zero_sum):
         )
     if formulation != "auto":
         return formulation
-    if zero_sum:
+    if zero_sum and not reads_generator_view:
         return "reversal"
     return "fused" if tensorflow else "literal"
+
+
+def _overrides(trainer, *names):
+    """True if the trainer's class redefines any of the `OneStepGAN`
+    methods `names`."""
+    return any(
+        getattr(type(trainer), name) is not getattr(OneStepGAN, name)
+        for name in names
+    )
 
 
 def reverse_gradient(x, scale):
