@@ -12,7 +12,7 @@ import platform
 
 import numpy as np
 import script_runs
-from experiments import IMAGES, RESULTS, RUNS, TABLES, run_key
+from tables import IMAGES, RESULTS, RUNS, TABLES, run_key
 
 DOC = RESULTS.parent / "RESULTS.md"
 COMMAND = "python benchmarks/experiments.py"

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from experiments import IMAGES, RESULTS, ROOT
+from tables import IMAGES, RESULTS, ROOT
 
 SCRIPT_RUNS = RESULTS / "script_runs"
 OUT = ROOT / "runs" / "script_runs"

@@ -4,8 +4,8 @@ step against an independent loop, and the trainers that feed it."""
 import keras
 import numpy as np
 import pytest
+from helpers.script_helpers import script_module, script_stops
 from keras import layers, ops
-from script_helpers import script_module, script_stops
 
 from kgan import cli, recipes
 from kgan.layers import DiffAugment

@@ -7,7 +7,7 @@ Run under both backends: `python -m pytest tests/test_alternating.py` and
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import (
+from helpers.gan_fixtures import (
     RecordGenerator,
     mlp_discriminator,
     mlp_generator,

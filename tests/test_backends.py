@@ -10,7 +10,7 @@ import pytest
 
 import kgan
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "backend_smoke.py")
+SCRIPT = os.path.join(os.path.dirname(__file__), "helpers", "backend_smoke.py")
 
 
 @pytest.mark.skipif(

@@ -5,8 +5,8 @@ import itertools
 import keras
 import numpy as np
 import pytest
+from helpers.layer_checks import run_layer_check
 from keras import layers, ops
-from layer_checks import run_layer_check
 
 from kgan.layers import DiffAugment
 from kgan.layers.diff_augment import (
@@ -323,7 +323,7 @@ def test_gradients_reach_the_generator_through_the_augmentation():
     """SGD(1) on G alone: G's update is exactly minus the gradient of
     hinge's `-mean D(T(G(z)))` through the augmentation T, against a
     reference differentiated here (T a mirror, so the draw is known)."""
-    import reference_losses as ref
+    from helpers import reference_losses as ref
 
     g, d = _generator(seed=3), _discriminator(seed=4)
     z = np.random.default_rng(5).normal(size=(8, Z_DIM)).astype("float32")

@@ -4,11 +4,13 @@ import os
 import re
 
 import pytest
-from script_helpers import run_python
+from helpers.script_helpers import run_python
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
+SCRIPT = os.path.join(
+    os.path.dirname(__file__), "helpers", "distributed_step.py"
+)
 
 
 COMPARED = [
@@ -59,7 +61,7 @@ def test_ogan_trains_on_two_replicas(results):
 def test_adaptive_augmentation_counts_the_global_batch_on_two_replicas():
     # 2 steps of 8 images, 64 images per unit of p: 0.25 on any replicas.
     out = run_python(
-        os.path.join(os.path.dirname(__file__), "distributed_ada.py")
+        os.path.join(os.path.dirname(__file__), "helpers", "distributed_ada.py")
     )
     found = re.search(r"RESULT one=(\S+) two=(\S+)", out.stdout)
     assert found, out.stderr[-3000:]

@@ -5,11 +5,13 @@ import os
 import re
 
 import pytest
-from script_helpers import run_python
+from helpers.script_helpers import run_python
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_jax_step.py")
+SCRIPT = os.path.join(
+    os.path.dirname(__file__), "helpers", "distributed_jax_step.py"
+)
 
 
 CASES = [

@@ -6,7 +6,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from layer_checks import run_layer_check
+from helpers.layer_checks import run_layer_check
 
 from kgan.layers.equalized_conv2d import EqualizedConv2D
 from kgan.layers.equalized_dense import EqualizedDense

@@ -19,8 +19,9 @@ TINY = {"base_channels": 8, "z_dim": 16, "batch_size": 16}
 def modules(tmp_path, monkeypatch):
     monkeypatch.setenv("KGAN_RESULTS", str(tmp_path / "results"))
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    importlib.reload(importlib.import_module("tables"))  # RESULTS moved
     experiments = importlib.reload(importlib.import_module("experiments"))
-    importlib.reload(importlib.import_module("script_runs"))  # RESULTS moved
+    importlib.reload(importlib.import_module("script_runs"))
     report = importlib.reload(importlib.import_module("results_report"))
     return experiments, report
 

@@ -8,7 +8,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator
+from helpers.gan_fixtures import mlp_discriminator, mlp_generator
 
 from kgan.training import keras_contracts as contracts
 

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from layer_checks import run_layer_check
+from helpers.layer_checks import run_layer_check
 
 from kgan.layers.noise_injection import NoiseInjection
 

@@ -4,7 +4,11 @@ encode/rebuild."""
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
+from helpers.gan_fixtures import (
+    mlp_discriminator,
+    mlp_generator,
+    ring_of_gaussians,
+)
 from keras import ops
 
 from kgan.training import OGAN

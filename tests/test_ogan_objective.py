@@ -11,8 +11,8 @@ mode) and trains on, with each way of compiling it.
 import keras
 import numpy as np
 import pytest
-import reference_losses as ref
-from gan_fixtures import mlp_discriminator, mlp_generator
+from helpers import reference_losses as ref
+from helpers.gan_fixtures import mlp_discriminator, mlp_generator
 from keras import ops
 
 from kgan.training import OGAN

@@ -15,8 +15,8 @@ for the reference).
 import keras
 import numpy as np
 import pytest
-import reference_losses as ref
-from gan_fixtures import mlp_discriminator, mlp_generator
+from helpers import reference_losses as ref
+from helpers.gan_fixtures import mlp_discriminator, mlp_generator
 from keras import layers, ops
 
 from kgan.losses import OrthogonalRegularization, R1Penalty

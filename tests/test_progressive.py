@@ -4,7 +4,7 @@ generator and the ProgressiveSchedule callback."""
 import keras
 import numpy as np
 import pytest
-from layer_checks import run_layer_check
+from helpers.layer_checks import run_layer_check
 
 from kgan.callbacks.progressive import ProgressiveSchedule
 from kgan.layers.progressive import schedule_level, set_level

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from script_helpers import h5_arrays, script_module, script_stops
+from helpers.script_helpers import h5_arrays, script_module, script_stops
 
 from kgan import cli, recipes
 from kgan.layers import SelfModulatedBatchNormalization
@@ -476,7 +476,7 @@ def test_a_progressive_run_resumed_mid_fade_equals_an_uninterrupted_one(
     import os
     import signal
 
-    from kgan.callbacks._common import training_step
+    from kgan.callbacks import training_step
     from kgan.layers import ProgressiveBlend
 
     main = script_module("train_mnist").main

@@ -396,7 +396,7 @@ def test_instance_noise_follows_the_step_inside_fit(trainer):
     """Inside `fit` the schedule reads the true step, on every backend (on
     JAX, Keras detaches `optimizer.iterations` during `fit`): a huge std at
     step 0 that is gone from step 1 on shows in the first step's loss only."""
-    from gan_fixtures import mlp_discriminator, mlp_generator
+    from helpers.gan_fixtures import mlp_discriminator, mlp_generator
 
     from kgan.training import OGAN, AlternatingGAN, OneStepGAN
 

@@ -15,7 +15,7 @@ the GAN hops from mode to mode for 600+ steps).
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import (
+from helpers.gan_fixtures import (
     ring_discriminator,
     ring_generator,
     ring_mode_counts,

@@ -13,8 +13,12 @@ import tempfile
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
-from script_helpers import h5_arrays
+from helpers.gan_fixtures import (
+    mlp_discriminator,
+    mlp_generator,
+    ring_of_gaussians,
+)
+from helpers.script_helpers import h5_arrays
 
 from kgan import recipes
 from kgan._files import WriteError, atomic_path, reserve_space

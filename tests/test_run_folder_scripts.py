@@ -13,7 +13,7 @@ import time
 
 import keras
 import pytest
-from script_helpers import (
+from helpers.script_helpers import (
     checkpoint_step,
     finish,
     ok,

@@ -5,8 +5,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator
-from script_helpers import h5_arrays, script_module, script_stops
+from helpers.gan_fixtures import mlp_discriminator, mlp_generator
+from helpers.script_helpers import h5_arrays, script_module, script_stops
 
 from kgan import cli, recipes
 from kgan.losses import WeightClip

@@ -16,9 +16,13 @@ import imageio.v2 as imageio
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
+from helpers.gan_fixtures import (
+    mlp_discriminator,
+    mlp_generator,
+    ring_of_gaussians,
+)
+from helpers.script_helpers import script_module, script_stops
 from PIL import Image
-from script_helpers import script_module, script_stops
 
 import kgan
 from kgan import cli, recipes

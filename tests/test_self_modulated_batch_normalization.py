@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_checks import run_layer_check
+from helpers.layer_checks import run_layer_check
 
 from kgan.layers.self_modulated_batch_normalization import (
     SelfModulatedBatchNormalization,

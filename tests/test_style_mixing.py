@@ -4,7 +4,7 @@ mixing regularisation (the generator's use of them: test_stylegan_styles)."""
 import keras
 import numpy as np
 import pytest
-from layer_checks import run_layer_check
+from helpers.layer_checks import run_layer_check
 
 from kgan.layers.latent_resample import LatentResample
 from kgan.layers.style_mixing import StyleMixing

@@ -3,7 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import mlp_discriminator, mlp_generator, ring_of_gaussians
+from helpers.gan_fixtures import (
+    mlp_discriminator,
+    mlp_generator,
+    ring_of_gaussians,
+)
 
 import kgan
 from kgan.training import AlternatingGAN, OneStepGAN
@@ -20,7 +24,7 @@ def test_history_logs_the_losses_and_scores_of_the_step(trainer):
     """With the learning rate 0 and a fixed z, the logged values are the
     losses and mean scores of D and G at the initial weights, against
     hinge written out here."""
-    import reference_losses as ref
+    from helpers import reference_losses as ref
     from keras import ops
 
     g, d = mlp_generator(), mlp_discriminator()

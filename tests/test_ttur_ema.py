@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from gan_fixtures import (
+from helpers.gan_fixtures import (
     RecordGenerator,
     mlp_discriminator,
     mlp_generator,

@@ -10,7 +10,7 @@ import resource
 import signal
 
 import pytest
-from script_helpers import (
+from helpers.script_helpers import (
     checkpoint_step,
     finish,
     leftovers,

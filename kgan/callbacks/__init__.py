@@ -10,6 +10,7 @@ names the last good checkpoint (Keras' own `TerminateOnNaN` watches
 trainer's step (`ScalarSummaries`, and the pictures with `tensorboard_dir`).
 """
 
+from kgan.callbacks._common import training_step
 from kgan.callbacks.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -47,6 +48,7 @@ __all__ = [
     "image_grid",
     "save_image_grid",
     "slerp",
+    "training_step",
     "write_image",
     "write_scalars",
 ]

@@ -26,7 +26,6 @@ run would have drawn.
 import contextlib
 import json
 import os
-import re
 import shutil
 
 import h5py
@@ -36,14 +35,16 @@ import numpy as np
 from kgan._checks import positive_int
 from kgan._files import as_write_error, atomic_path, reserve_space
 from kgan.callbacks._common import training_step
+from kgan.callbacks.checkpoint_files import (
+    METADATA,
+    CheckpointFiles,
+)
 from kgan.distribution import (
     check_same_everywhere,
     is_chief,
     process_local,
 )
 
-METADATA = "checkpoint.json"
-_STEP_FILE = re.compile(r"step_(\d{9})\.weights\.h5")
 # Keras saves no layer's random-number state (`SeedGenerator`s of dropout,
 # noise injection, ...); the checkpoint keeps them here, in the same file.
 RNG_STATES = "kgan_rng_states"
@@ -54,7 +55,7 @@ class CheckpointError(OSError):
     or was written by a model of another shape)."""
 
 
-class Checkpoint(keras.callbacks.Callback):
+class Checkpoint(CheckpointFiles, keras.callbacks.Callback):
     """`BackupAndRestore` with atomic writes and step-exact resume.
 
     At `on_train_begin` the newest readable checkpoint in `backup_dir` is
@@ -111,73 +112,6 @@ class Checkpoint(keras.callbacks.Callback):
         # The step `load(model)` restored before `fit`; that `fit` keeps
         # the state instead of loading again.
         self.loaded_step = None
-
-    # -- what is on disk ----------------------------------------------------
-    def read_metadata(self):
-        """The committed `checkpoint.json` as a dict, or None without one.
-
-        A damaged file (cut short, edited, emptied) is rebuilt from the
-        weights files in the folder, newest first, so that a checkpoint is
-        never mistaken for none: a run would then start over on top of it.
-        """
-        try:
-            with open(self.metadata_path) as f:
-                metadata = json.load(f)
-            if isinstance(metadata, dict) and _STEP_FILE.fullmatch(
-                str(metadata.get("weights"))
-            ):
-                int(metadata["step"])
-                return metadata
-        except FileNotFoundError:
-            return self._rebuilt_metadata(damaged=False)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        return self._rebuilt_metadata(damaged=True)
-
-    def _rebuilt_metadata(self, damaged):
-        try:
-            names = os.listdir(self.backup_dir)
-        except OSError:
-            names = []
-        found = sorted(
-            (n for n in names if _STEP_FILE.fullmatch(n)), reverse=True
-        )
-        if not found:
-            return None
-        # Weights without metadata: a kill between the two writes of a
-        # first save, or a damaged checkpoint.json. Both name their step.
-        if self.verbose and not self._said_rebuilt:
-            what = "is damaged" if damaged else "is missing"
-            print(
-                f"kgan: {self.metadata_path} {what}; using the weights "
-                f"files in {self.backup_dir} instead (newest: {found[0]})"
-            )
-            self._said_rebuilt = True
-        return {
-            "step": int(_STEP_FILE.fullmatch(found[0]).group(1)),
-            "weights": found[0],
-            "previous": found[1:],
-        }
-
-    def latest(self):
-        """`(path, step)` of the committed checkpoint, or None."""
-        metadata = self.read_metadata()
-        if metadata is None:
-            return None
-        return os.path.join(self.backup_dir, metadata["weights"]), int(
-            metadata["step"]
-        )
-
-    def describe(self):
-        """`"PATH (step N)"` for messages; None before the first save."""
-        latest = self.latest()
-        return None if latest is None else f"{latest[0]} (step {latest[1]})"
-
-    def last_good(self):
-        """`describe()`, or words saying that there is none yet."""
-        return self.describe() or (
-            f"not written yet (none in {self.backup_dir})"
-        )
 
     # -- restore ------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -323,35 +257,9 @@ class Checkpoint(keras.callbacks.Callback):
         self._committed = name
         self._prune({name, *new["previous"]})
 
-    def _expected_size(self, metadata):
-        """Bytes the next weights file needs: a little over the last one's,
-        else twice the state's own size (HDF5's overhead, EMA copies)."""
-        if metadata:
-            with contextlib.suppress(OSError):
-                last = os.path.join(self.backup_dir, metadata["weights"])
-                return int(os.path.getsize(last) * 1.05) + (64 << 10)
-        variables = list(self.model.variables)
-        optimizer = getattr(self.model, "optimizer", None)
-        if optimizer is not None:
-            variables += list(optimizer.variables)
-        state = sum(
-            int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
-            for v in variables
-        )
-        return 2 * state + (1 << 20)
-
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and is_chief():
             shutil.rmtree(self.backup_dir, ignore_errors=True)
-
-    def _prune(self, kept):
-        # Temporary files left by a killed save go too: the only write in
-        # flight is this callback's own, and it has been renamed by now.
-        for name in os.listdir(self.backup_dir):
-            if name.startswith(".tmp-") or (
-                name.endswith(".weights.h5") and name not in kept
-            ):
-                os.remove(os.path.join(self.backup_dir, name))
 
 
 @contextlib.contextmanager

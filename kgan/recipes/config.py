@@ -12,9 +12,9 @@ made, so code and scripts train the same run from the same settings.
 
 import dataclasses
 import json
-import math
 
 from kgan.recipes import settings as s
+from kgan.recipes.derived import DerivedSettings
 from kgan.recipes.errors import ConfigError
 from kgan.recipes.settings import setting
 
@@ -56,7 +56,7 @@ def _jit():
 
 
 @dataclasses.dataclass
-class RunConfig:
+class RunConfig(DerivedSettings):
     """Everything a training run is: data, models, objective, optimisation
     and the run folder. Each setting's meaning is its declaration's help
     (listed below, and by the scripts' `--help`); `ConfigError` names a
@@ -285,57 +285,6 @@ class RunConfig:
             )
             if problem:
                 raise ConfigError(problem)
-
-    # -- what the None settings stand for ----------------------------------
-    @property
-    def adversarial_loss(self):
-        """The loss's name: `loss`, else GAN-QP (O-GAN) or hinge."""
-        if self.loss is not None:
-            return self.loss
-        return "gan-qp" if self.ogan else "hinge"
-
-    @property
-    def gradient_penalised(self):
-        """True when the loss penalises D's input gradient: the critic
-        then drops BatchNorm (the loss registry says which do)."""
-        from kgan.losses import penalises_input_gradient
-
-        return not self.ogan and penalises_input_gradient(self.adversarial_loss)
-
-    @property
-    def critic_clip(self):
-        """D's weight bound: `weight_clip`, else the WGAN paper's 0.01
-        for plain "wgan" (an otherwise unconstrained critic), else 0."""
-        if self.weight_clip is not None:
-            return self.weight_clip
-        return 0.01 if self.adversarial_loss == "wgan" else 0.0
-
-    @property
-    def discriminator_spectral_norm(self):
-        """`spectral_norm`, else on for "resnet" (SNGAN's critic) and off
-        for the DCGAN discriminator."""
-        if self.spectral_norm is not None:
-            return self.spectral_norm
-        return self.arch == "resnet"
-
-    @property
-    def resnet_generator(self):
-        return self.arch == "resnet" or (
-            self.arch == "selfmod" and self.body == "resnet"
-        )
-
-    @property
-    def progressive_schedule(self):
-        """`(stage_steps, fade_steps)`: every stage from 4x4 up trains an
-        equal share of `steps`, the first half of it fading the stage in."""
-        stages = int(math.log2(self.image_size // 4)) + 1
-        stage_steps = max(1, math.ceil(self.steps / stages))
-        return stage_steps, stage_steps // 2
-
-    @property
-    def epochs(self):
-        """Keras epochs of `checkpoint_every` steps covering `steps`."""
-        return math.ceil(self.steps / self.checkpoint_every)
 
     # -- persistence -----------------------------------------------------------
     def to_json(self):

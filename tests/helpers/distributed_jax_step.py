@@ -1,6 +1,6 @@
 """Run as a script: one training step on 1 JAX device vs 2 (DataParallel).
 
-    KERAS_BACKEND=jax python tests/distributed_jax_step.py CASE [CASE ...]
+    KERAS_BACKEND=jax python tests/helpers/distributed_jax_step.py CASE ...
 
 Two virtual CPU devices stand for two accelerators
 (`--xla_force_host_platform_device_count=2`, set here before JAX starts).

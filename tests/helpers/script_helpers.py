@@ -14,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def script_module(name):
