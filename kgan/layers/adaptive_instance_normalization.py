@@ -3,13 +3,11 @@
 import keras
 from keras import ops
 
-from kgan.layers.conditional_batch_normalization import (
-    _ConditionalNormalization,
-)
+from kgan.layers.conditional_normalization import ConditionalNormalization
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class AdaptiveInstanceNormalization(_ConditionalNormalization):
+class AdaptiveInstanceNormalization(ConditionalNormalization):
     """Instance normalization whose scale and shift come from a style.
 
     Unlike conditional BN, the statistics are per sample and channel over
@@ -122,17 +120,11 @@ class AdaptiveInstanceNormalization(_ConditionalNormalization):
         h = (x - mean) * ops.rsqrt(variance + self.epsilon)
         return self._modulate(h, beta, gamma)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
     def get_config(self):
-        base_config = super().get_config()
-        config = {
-            "axis": self.axis,
-            "epsilon": self.epsilon,
+        return {
+            **super().get_config(),
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),
             "equalized_lr": self.equalized_lr,
         }
-        return {**base_config, **config}

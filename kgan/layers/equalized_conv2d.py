@@ -1,11 +1,10 @@
 """PGGAN's equalised learning rate for a 2D convolution."""
 
-import math
-
 import keras
 from keras import ops
 
-from kgan._checks import is_int, positive_int, positive_number
+from kgan._checks import is_int, positive_int
+from kgan.layers.equalized import EqualizedLayer
 
 
 def _pair(name, value):
@@ -19,7 +18,7 @@ def _pair(name, value):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class EqualizedConv2D(keras.layers.Layer):
+class EqualizedConv2D(EqualizedLayer):
     """A 2D convolution whose kernel is scaled by He's constant at run time.
 
     PGGAN's equalised learning rate for convolutions: the raw kernel
@@ -72,16 +71,7 @@ class EqualizedConv2D(keras.layers.Layer):
     """
 
     def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        use_bias=True,
-        gain=math.sqrt(2.0),
-        lr_multiplier=1.0,
-        bias_initializer="zeros",
-        **kwargs,
+        self, filters, kernel_size, strides=1, padding="valid", **kwargs
     ):
         super().__init__(**kwargs)
         self.filters = positive_int("filters", filters)
@@ -93,15 +83,6 @@ class EqualizedConv2D(keras.layers.Layer):
                 f"Received: padding={padding!r}"
             )
         self.padding = padding
-        if not isinstance(use_bias, bool):
-            raise ValueError(
-                "`use_bias` must be True or False. "
-                f"Received: use_bias={use_bias!r}"
-            )
-        self.use_bias = use_bias
-        self.gain = positive_number("gain", gain)
-        self.lr_multiplier = positive_number("lr_multiplier", lr_multiplier)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
@@ -112,32 +93,10 @@ class EqualizedConv2D(keras.layers.Layer):
                 f"input_shape={input_shape}"
             )
         fan_in = self.kernel_size[0] * self.kernel_size[1] * in_channels
-        self.scale = self.gain / math.sqrt(fan_in) * self.lr_multiplier
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=self.kernel_size + (in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(
-                stddev=1.0 / self.lr_multiplier
-            ),
+        self._add_equalized_weights(
+            self.kernel_size + (in_channels, self.filters), fan_in
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-            )
         self.built = True
-
-    @property
-    def effective_kernel(self):
-        """The kernel the layer computes with, `kernel * scale`."""
-        return self.kernel * self.scale
-
-    @property
-    def effective_bias(self):
-        """The bias the layer adds, `bias * lr_multiplier` (None if none)."""
-        return None if self.bias is None else self.bias * self.lr_multiplier
 
     def call(self, inputs, training=None):
         outputs = ops.conv(
@@ -147,9 +106,7 @@ class EqualizedConv2D(keras.layers.Layer):
             padding=self.padding,
             data_format="channels_last",
         )
-        if self.use_bias:
-            outputs = outputs + self.effective_bias
-        return outputs
+        return self._add_bias(outputs)
 
     def compute_output_shape(self, input_shape):
         spatial = []
@@ -165,17 +122,10 @@ class EqualizedConv2D(keras.layers.Layer):
         return (input_shape[0], *spatial, self.filters)
 
     def get_config(self):
-        base_config = super().get_config()
-        config = {
+        return {
+            **super().get_config(),
             "filters": self.filters,
             "kernel_size": self.kernel_size,
             "strides": self.strides,
             "padding": self.padding,
-            "use_bias": self.use_bias,
-            "gain": self.gain,
-            "lr_multiplier": self.lr_multiplier,
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer
-            ),
         }
-        return {**base_config, **config}

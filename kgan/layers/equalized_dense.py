@@ -1,15 +1,14 @@
 """PGGAN's equalised learning rate for a densely connected layer."""
 
-import math
-
 import keras
 from keras import ops
 
-from kgan._checks import positive_int, positive_number
+from kgan._checks import positive_int
+from kgan.layers.equalized import EqualizedLayer
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class EqualizedDense(keras.layers.Layer):
+class EqualizedDense(EqualizedLayer):
     """A dense layer whose weights are scaled by He's constant at run time.
 
     PGGAN's equalised learning rate: instead of drawing the kernel from
@@ -65,26 +64,9 @@ class EqualizedDense(keras.layers.Layer):
     Tested on the TensorFlow and JAX backends (tests/test_equalized.py).
     """
 
-    def __init__(
-        self,
-        units,
-        use_bias=True,
-        gain=math.sqrt(2.0),
-        lr_multiplier=1.0,
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+    def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int("units", units)
-        if not isinstance(use_bias, bool):
-            raise ValueError(
-                "`use_bias` must be True or False. "
-                f"Received: use_bias={use_bias!r}"
-            )
-        self.use_bias = use_bias
-        self.gain = positive_number("gain", gain)
-        self.lr_multiplier = positive_number("lr_multiplier", lr_multiplier)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
         fan_in = input_shape[-1]
@@ -94,51 +76,14 @@ class EqualizedDense(keras.layers.Layer):
                 f"fan_in) with a known fan_in. Received: input_shape="
                 f"{input_shape}"
             )
-        self.scale = self.gain / math.sqrt(fan_in) * self.lr_multiplier
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(fan_in, self.units),
-            initializer=keras.initializers.RandomNormal(
-                stddev=1.0 / self.lr_multiplier
-            ),
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-            )
+        self._add_equalized_weights((fan_in, self.units), fan_in)
         self.built = True
 
-    @property
-    def effective_kernel(self):
-        """The kernel the layer computes with, `kernel * scale`."""
-        return self.kernel * self.scale
-
-    @property
-    def effective_bias(self):
-        """The bias the layer adds, `bias * lr_multiplier` (None if none)."""
-        return None if self.bias is None else self.bias * self.lr_multiplier
-
     def call(self, inputs, training=None):
-        outputs = ops.matmul(inputs, self.effective_kernel)
-        if self.use_bias:
-            outputs = outputs + self.effective_bias
-        return outputs
+        return self._add_bias(ops.matmul(inputs, self.effective_kernel))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        base_config = super().get_config()
-        config = {
-            "units": self.units,
-            "use_bias": self.use_bias,
-            "gain": self.gain,
-            "lr_multiplier": self.lr_multiplier,
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer
-            ),
-        }
-        return {**base_config, **config}
+        return {**super().get_config(), "units": self.units}

@@ -4,14 +4,11 @@ import keras
 from keras import ops
 
 from kgan._checks import positive_int
-from kgan.layers.conditional_batch_normalization import (
-    _ConditionalNormalization,
-    _inner_batch_normalization,
-)
+from kgan.layers.conditional_normalization import ConditionalNormalization
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class SelfModulatedBatchNormalization(_ConditionalNormalization):
+class SelfModulatedBatchNormalization(ConditionalNormalization):
     """Batch normalization modulated by the generator's own noise (SELF-MOD).
 
     SELF-MOD turns every generator BN into a conditional BN whose condition
@@ -72,11 +69,7 @@ class SelfModulatedBatchNormalization(_ConditionalNormalization):
     ):
         super().__init__(axis=axis, epsilon=epsilon, **kwargs)
         self.hidden_units = positive_int("hidden_units", hidden_units)
-        # Checks momentum, hence before float(momentum).
-        self.batch_norm = _inner_batch_normalization(
-            self.axis, momentum, self.epsilon
-        )
-        self.momentum = float(momentum)
+        self._use_batch_statistics(momentum)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
@@ -116,21 +109,14 @@ class SelfModulatedBatchNormalization(_ConditionalNormalization):
         h = self.batch_norm(x, training=training)
         return self._modulate(h, beta, gamma)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
     def get_config(self):
-        base_config = super().get_config()
-        config = {
+        return {
+            **super().get_config(),
             "hidden_units": self.hidden_units,
-            "axis": self.axis,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),
         }
-        return {**base_config, **config}
 
     @staticmethod
     def _mlp(z, hidden_kernel, hidden_bias, kernel, bias):
