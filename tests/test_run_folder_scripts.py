@@ -14,6 +14,7 @@ import time
 import keras
 import pytest
 from helpers.script_helpers import (
+    TINY,
     checkpoint_step,
     finish,
     ok,
@@ -26,11 +27,6 @@ from helpers.script_helpers import (
 import kgan  # noqa: F401 (the saved models' layers)
 
 pytestmark = pytest.mark.slow
-
-TINY = [
-    "--base-channels", "8", "--z-dim", "16", "--batch-size", "8",
-    "--sample-every", "2", "--checkpoint-every", "2",
-]  # fmt: skip
 
 
 # -- one writer, and a refused resume leaves the run as it was ------------

@@ -11,6 +11,7 @@ import signal
 
 import pytest
 from helpers.script_helpers import (
+    TINY,
     checkpoint_step,
     finish,
     leftovers,
@@ -22,11 +23,6 @@ from helpers.script_helpers import (
 )
 
 pytestmark = pytest.mark.slow
-
-TINY = [
-    "--base-channels", "8", "--z-dim", "16", "--batch-size", "8",
-    "--sample-every", "2", "--checkpoint-every", "2",
-]  # fmt: skip
 
 
 # -- an --out that cannot be written ------------------------------------

@@ -74,6 +74,12 @@ def h5_arrays(path):
 
 
 # -- train_mnist.py in subprocesses, on this backend ------------------------
+# A train_mnist.py run small enough for the fault tests' many subprocesses.
+TINY = [
+    "--base-channels", "8", "--z-dim", "16", "--batch-size", "8",
+    "--sample-every", "2", "--checkpoint-every", "2",
+]  # fmt: skip
+
 FAULTS = Path(__file__).resolve().parent / "faults.py"
 
 
