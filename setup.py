@@ -40,16 +40,19 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["kgan", "kgan.*"]),
-    python_requires=">=3.9",
+    python_requires=">=3.11",  # Keras 3.15 needs 3.11
     install_requires=[
-        "tensorflow>=2.16",
-        "keras>=3.8",
+        "tensorflow>=2.18",  # 2.16.2 segfaults in a predict (tools/compat.py)
+        "keras>=3.15",  # keras.optimizers.MultiOptimizer
         "numpy",
         "imageio",
     ],
     extras_require=EXTRAS,
     classifiers=[
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
         "Framework :: Keras",
     ],

@@ -29,12 +29,20 @@ last periodic one is used), and generator.keras at the end.
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# kgan drops TensorFlow's start-up lines (kgan/_quiet.py) unless
+# TF_CPP_MIN_LOG_LEVEL is set.
+os.environ.setdefault("KGAN_QUIET_START", "1")
+
+try:
+    import kgan  # noqa: E402
+except ImportError as error:  # an unsupported Python, Keras or backend
+    if type(error).__name__ != "UnsupportedEnvironment":
+        raise
+    sys.exit(f"{os.path.basename(__file__)}: {error}")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import kgan  # noqa: E402
 from kgan import cli, recipes  # noqa: E402
 
 RECONSTRUCTED = 32  # real images in the 8x8 grid of real | rebuilt pairs
@@ -70,9 +78,15 @@ def train(args, config, placement):
         keras.config.set_dtype_policy("mixed_float16")
 
     ## Data (the global batch: Keras gives each process its slice of it)
+    try:
+        files = kgan.data.scan_image_folder(config.data)
+    except OSError as error:
+        cli.fail(str(error))
+    cli.say(f"{config.data}: {len(files)} images")
+
     def faces(start_batch):
         return kgan.data.image_folder(
-            config.data,
+            files,
             config.image_size,
             batch_size=config.batch_size,
             crop=None if config.crop == "none" else config.crop,

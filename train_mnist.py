@@ -21,12 +21,20 @@ is used).
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# kgan drops TensorFlow's start-up lines (kgan/_quiet.py) unless
+# TF_CPP_MIN_LOG_LEVEL is set.
+os.environ.setdefault("KGAN_QUIET_START", "1")
+
+try:
+    import kgan  # noqa: E402
+except ImportError as error:  # an unsupported Python, Keras or backend
+    if type(error).__name__ != "UnsupportedEnvironment":
+        raise
+    sys.exit(f"{os.path.basename(__file__)}: {error}")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import kgan  # noqa: E402
 from kgan import cli, recipes  # noqa: E402
 
 

@@ -24,8 +24,8 @@ minutes, more with more GPUs):
     python benchmarks/gpu_check.py --json gpu_check.json
 
 Whenever a GPU machine is at hand, run it and paste the table it prints
-into the README with its header line (date and hardware). Never run it in
-CI. `--quick --allow-cpu` is a smoke run of the whole path at 32 px on a
+into docs/SCALE_OUT.md with its header line (date and hardware). Never run
+it in CI. `--quick --allow-cpu` is a smoke run of the whole path at 32 px on a
 CPU; its numbers say nothing about a GPU.
 """
 
@@ -300,7 +300,7 @@ def measure_scaling(args):
 
 
 def markdown(results):
-    """The header line (date, hardware) and one table, for the README."""
+    """The header line (date, hardware) and one table, for docs/SCALE_OUT.md."""
     hw = results["hardware"]
     lines = [
         f"GPU check, {hw['date']}: {', '.join(hw['gpus']) or 'no GPU'}; "

@@ -361,9 +361,9 @@ def trainers(steps, target=None, plot_name="trainer_curves"):
         f"{np.mean(alt_fid):.1f} (alternating): **"
         + ("reproduced" if alike else "not reproduced")
         + '** (rule: means within the larger seed spread). "Costs less": '
-        "measured on a quiet CPU by `benchmarks/train_step.py` (README: "
-        "1.23x-1.24x alternating's steps/s); the seconds per step above ran "
-        "beside other jobs."
+        "measured on a quiet CPU by `benchmarks/train_step.py` "
+        "(docs/PERFORMANCE.md: 1.23x-1.26x alternating's steps/s); the "
+        "seconds per step above ran beside other jobs."
     )
     return table(header, rows) + "\n\n" + verdict + "\n\n" + plot
 

@@ -537,3 +537,34 @@ def test_mnist_dataset_batches_keep_pairs(tmp_path):
     assert only.shape == (3, 32, 32, 1)
     with pytest.raises(ValueError, match="same length"):
         mnist_dataset(images, labels[:5])
+
+
+# ## What the pipelines say
+
+
+def test_a_scanned_file_list_reads_as_its_folder(tmp_path):
+    rng = np.random.default_rng(3)
+    for i in range(5):
+        _save(tmp_path / f"{i}.png", rng.integers(0, 256, (20, 24, 3)))
+    files = scan_image_folder(tmp_path)
+    np.testing.assert_array_equal(
+        _read_all(files, image_size=8), _read_all(tmp_path, image_size=8)
+    )
+    with pytest.raises(DataError, match="empty list"):
+        image_folder([], 8)
+
+
+def test_a_batch_larger_than_the_data_is_a_warning_naming_both(
+    tmp_path, caplog
+):
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        _save(tmp_path / f"{i}.png", rng.integers(0, 256, (8, 8, 3)))
+    with caplog.at_level("WARNING", logger="kgan.data"):
+        image_folder(tmp_path, 8, batch_size=5, repeat=True)
+        mnist_dataset(np.zeros((4, 8, 8, 1), "float32"), batch_size=7)
+        image_folder(tmp_path, 8, batch_size=3, repeat=True)  # fits: silent
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert "batch (5 images)" in messages[0] and "(3 images in" in messages[0]
+    assert "batch (7 images)" in messages[1] and "(4 images)" in messages[1]

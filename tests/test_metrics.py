@@ -197,15 +197,66 @@ def test_inception_weights_are_looked_for_in_keras_cache(monkeypatch):
     ]
 
 
-def test_inception_features_never_download_and_say_where_to_put_weights(
+def test_inception_features_offline_say_where_to_put_weights(
     empty_keras_home,
 ):
     expected = str(empty_keras_home / "models" / INCEPTION_WEIGHTS_FILE)
-    with pytest.raises(FileNotFoundError, match="never downloads") as error:
-        InceptionFeatures()
+    with pytest.raises(FileNotFoundError, match="download=False") as error:
+        InceptionFeatures(download=False)
     assert expected in str(error.value)
     with pytest.raises(FileNotFoundError, match="No Inception-v3 weights"):
         InceptionFeatures(weights_path=empty_keras_home / "missing.h5")
+
+
+def test_inception_features_fetch_through_keras_and_fail_fast_offline(
+    empty_keras_home, monkeypatch
+):
+    import urllib.error
+
+    from kgan.metrics import features
+
+    probes, fetched, built = [], [], []
+
+    def offline(request, timeout):
+        probes.append((request.full_url, request.get_method(), timeout))
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(features.urllib.request, "urlopen", offline)
+    with pytest.raises(FileNotFoundError, match="no route to host") as error:
+        InceptionFeatures()
+    assert str(empty_keras_home) in str(error.value)
+    assert probes == [(features.INCEPTION_WEIGHTS_URL, "HEAD", 10)]
+
+    # Online: Keras' get_file fetches into its cache with Keras' hash, and
+    # the network is built from the file it returns.
+    cached = empty_keras_home / "models" / INCEPTION_WEIGHTS_FILE
+
+    class Response:
+        def close(self):
+            pass
+
+    def get_file(fname, origin, cache_subdir, file_hash):
+        fetched.append((fname, origin, cache_subdir, file_hash))
+        return str(cached)
+
+    def inception(**kwargs):
+        built.append(kwargs["weights"])
+
+    monkeypatch.setattr(
+        features.urllib.request, "urlopen", lambda *a, **k: Response()
+    )
+    monkeypatch.setattr(features.keras.utils, "get_file", get_file)
+    monkeypatch.setattr(features.keras.applications, "InceptionV3", inception)
+    extractor = InceptionFeatures()
+    assert extractor.weights_path == str(cached) == built[0]
+    assert fetched == [
+        (
+            INCEPTION_WEIGHTS_FILE,
+            features.INCEPTION_WEIGHTS_URL,
+            "models",
+            "bcbd6486424b2319ff4ef7d526e38f63",
+        )
+    ]
 
 
 @pytest.mark.slow
@@ -213,7 +264,9 @@ def test_inception_features_shapes_and_cached_weights(empty_keras_home):
     from keras.src.legacy.saving import legacy_h5_format
 
     h5py = pytest.importorskip("h5py")
-    extractor = InceptionFeatures(allow_random=True, batch_size=2)
+    extractor = InceptionFeatures(
+        allow_random=True, batch_size=2, download=False
+    )
     assert extractor.weights_path is None
     assert isinstance(extractor, FeatureExtractor)
     rng = np.random.default_rng(8)

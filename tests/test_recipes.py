@@ -79,14 +79,22 @@ def test_library_messages_become_flags_on_the_command_line():
 
 
 def test_nothing_in_the_library_ends_the_process():
-    """Library code raises; only the scripts exit (and only public Keras
-    API: no keras.src, no private trainer state)."""
+    """Library code raises; only the scripts and kgan's one command
+    (`python -m kgan.export_samples`, in its `__main__` block) exit (and
+    only public Keras API: no keras.src, no private trainer state)."""
     pattern = re.compile(r"sys\.exit|os\._exit|keras\.src|_initial_epoch")
+    command = ROOT / "kgan" / "export_samples.py"
+    lines = command.read_text().splitlines()
+    main_block = lines.index('if __name__ == "__main__":')
+    assert [n for n, line in enumerate(lines) if "exit" in line] == [
+        main_block + 1
+    ]
     # (the issue's own check: `grep -rn "sys.exit\|keras.src\|_initial_epoch"
     # kgan/`, plus os._exit)
     found = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in sorted((ROOT / "kgan").rglob("*.py"))
+        if path != command
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if pattern.search(line)
     ]

@@ -277,7 +277,7 @@ def test_weight_clipping_after_an_optimizer_step(use_fit):
     assert apply_weight_clipping(model, clip_value=0.05) is model
     for variable in model.trainable_variables:
         assert isinstance(variable.constraint, WeightClip)
-        assert np.abs(ops.convert_to_numpy(variable)).max() <= 0.05
+        assert np.abs(ops.convert_to_numpy(variable)).max() <= np.float32(0.05)
     x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32") * 10
     y = np.full((16, 1), 100.0, "float32")
     optimizer = keras.optimizers.SGD(learning_rate=1.0)

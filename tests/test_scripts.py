@@ -95,6 +95,9 @@ def test_celeba_trains_on_a_folder_with_odd_files_and_writes_everything(
     )
     _assert_ok(result)
     assert "corrupt.jpg" in result.stderr  # skipped, and said so
+    assert f"{faces}: 8 images" in result.stdout.splitlines()
+    # A quiet start: TensorFlow's start-up lines are gone.
+    assert "oneDNN" not in result.stderr and "I0000" not in result.stderr
     for name in ("samples", "reconstructions", "interpolation"):
         for step in (2, 4):
             assert (out / "samples" / f"{name}_{step:06d}.png").exists()

@@ -19,6 +19,7 @@ from kgan._files import atomic_path
 from kgan.callbacks._common import training_step
 from kgan.callbacks.tensorboard import write_image
 from kgan.distribution import is_chief, predict
+from kgan.sampling import to_uint8
 
 
 def image_grid(images, rows=None, cols=None):
@@ -41,7 +42,7 @@ def image_grid(images, rows=None, cols=None):
     for i, image in enumerate(images):
         r, k = divmod(i, cols)
         grid[r * h : (r + 1) * h, k * w : (k + 1) * w] = image
-    grid = np.clip((grid + 1) * 127.5, 0, 255).round().astype("uint8")
+    grid = to_uint8(grid)
     return grid[..., 0] if c == 1 else grid
 
 

@@ -1,6 +1,7 @@
 """How the scripts end: one line on stderr and an exit code, decided in
 the script itself (`outcome`); nothing in kgan exits the process."""
 
+import os
 import re
 import sys
 
@@ -66,6 +67,10 @@ def outcome(main, argv=None):
     except KeyboardInterrupt:
         _print("interrupted before training started; nothing to save.")
         return 130, False
+    except BrokenPipeError:  # stdout closed (`| head`) before training
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _print("the output pipe closed before training started; stopped.")
+        return 1, False
     return 0, False
 
 

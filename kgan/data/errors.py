@@ -1,4 +1,8 @@
-"""The error kgan's input pipelines raise when the data is not usable."""
+"""What kgan's input pipelines say when the data is not usable, or odd."""
+
+import logging
+
+logger = logging.getLogger("kgan.data")
 
 
 class DataError(ValueError):
@@ -10,3 +14,21 @@ class DataError(ValueError):
     was expected. It subclasses `ValueError`, so code that already catches
     bad arguments catches it too.
     """
+
+
+def warn_if_batch_exceeds_data(batch_size, count, what):
+    """Warns when one batch needs more images than the data set holds.
+
+    A repeating pipeline still runs, but every batch then holds the same
+    images more than once, which D sees as duplicated real samples.
+    """
+    if batch_size > count:
+        logger.warning(
+            "the batch (%d images) is larger than the data set (%d %s): "
+            "every batch repeats images; use a batch of at most %d or more "
+            "data",
+            batch_size,
+            count,
+            what,
+            count,
+        )

@@ -5,7 +5,7 @@ import os
 import tensorflow as tf
 
 from kgan._checks import integer, is_int, positive_int
-from kgan.data.errors import DataError
+from kgan.data.errors import DataError, warn_if_batch_exceeds_data
 from kgan.data.scan import VALIDATE_MODES, decode_image_file, scan_image_folder
 
 CROPS = ("center", "celeba", None)
@@ -66,7 +66,8 @@ def image_folder(
     `16 * batch_size` decoded images reshuffles them locally every epoch.
 
     Args:
-        path: folder of images.
+        path: folder of images, or the list of image files
+            `scan_image_folder` returned for it (not scanned again).
         image_size: side of the square output images, in pixels.
         channels: 3 (RGB) or 1 (grey).
         batch_size: images per batch.
@@ -116,7 +117,12 @@ def image_folder(
             f"`validate` must be one of {VALIDATE_MODES}. "
             f"Received: validate={validate!r}"
         )
-    files = scan_image_folder(path, validate=validate)
+    if isinstance(path, (list, tuple)):  # scanned already
+        files, path = [os.fspath(f) for f in path], f"the {len(path)} files"
+        if not files:
+            raise DataError("`path` is an empty list of image files")
+    else:
+        files = scan_image_folder(path, validate=validate)
     if drop_remainder and not repeat and len(files) < batch_size:
         raise DataError(
             f"{path} holds {len(files)} usable images, fewer than one batch "
@@ -124,6 +130,8 @@ def image_folder(
             "drop_remainder=True; lower batch_size, or set "
             "drop_remainder=False or repeat=True"
         )
+    if repeat:
+        warn_if_batch_exceeds_data(batch_size, len(files), f"images in {path}")
 
     def load(filename):
         image = _crop(decode_image_file(filename), crop)

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan._checks import integer, is_int, positive_int
-from kgan.data.errors import DataError
+from kgan.data.errors import DataError, warn_if_batch_exceeds_data
 
 SPLITS = ("train", "test")
 
@@ -149,6 +149,8 @@ def mnist_dataset(
             "With drop_remainder=True and repeat=False, `batch_size` must be "
             f"at most the {count} images. Received: batch_size={batch_size}"
         )
+    if repeat:
+        warn_if_batch_exceeds_data(batch_size, count, "images")
     dataset = tf.data.Dataset.range(count)
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed)

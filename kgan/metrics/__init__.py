@@ -3,9 +3,12 @@
 Loss curves do not show whether a GAN converges; sample grids and FID-type
 metrics do. `frechet_distance` and `kernel_inception_distance` compare two
 sets of features. The features come from a pluggable extractor:
-`InceptionFeatures` for the ImageNet FID of the literature (local weights
-only, never downloaded), or `mnist_classifier()` for digits, whose feature
-space defines `mnist_fid` and whose predictions give `class_coverage`.
+`InceptionFeatures` for an ImageNet FID (Keras' Inception-v3, fetched once
+into Keras' cache or read from a local file: comparable with itself, not
+with published FIDs; for those, export samples with
+`python -m kgan.export_samples` and use clean-fid or torch-fidelity), or
+`mnist_classifier()` for digits, whose feature space defines `mnist_fid`
+and whose predictions give `class_coverage`.
 `FIDCallback` logs the FID of a trainer's generator during `fit`.
 """
 

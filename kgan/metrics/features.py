@@ -8,6 +8,7 @@ features that mean something for digits.
 
 import logging
 import os
+import urllib.request
 from typing import Protocol, runtime_checkable
 
 import keras
@@ -24,6 +25,8 @@ INCEPTION_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/"
     "inception_v3/" + INCEPTION_WEIGHTS_FILE
 )
+# Keras' own hash of the file (keras.applications.inception_v3).
+INCEPTION_WEIGHTS_HASH = "bcbd6486424b2319ff4ef7d526e38f63"
 INCEPTION_SIZE = 299
 
 
@@ -68,6 +71,23 @@ def inception_weights_candidates():
     ]
 
 
+def fetch_inception_weights(timeout=10):
+    """Downloads the Inception-v3 notop weights into Keras' cache.
+
+    A HEAD request with `timeout` seconds comes first: Keras' `get_file`
+    has no timeout, and a firewalled machine would otherwise hang. Returns
+    the cached file's path; raises on any failure.
+    """
+    request = urllib.request.Request(INCEPTION_WEIGHTS_URL, method="HEAD")
+    urllib.request.urlopen(request, timeout=timeout).close()
+    return keras.utils.get_file(
+        INCEPTION_WEIGHTS_FILE,
+        INCEPTION_WEIGHTS_URL,
+        cache_subdir="models",
+        file_hash=INCEPTION_WEIGHTS_HASH,
+    )
+
+
 class InceptionFeatures:
     """Inception-v3 average-pool features (2048-d) for FID and KID.
 
@@ -77,12 +97,11 @@ class InceptionFeatures:
     network without its top (`pooling="avg"`) gives one 2048-d vector per
     image.
 
-    The weights are never downloaded: they are read from `weights_path` or
-    from Keras' cache (`$KERAS_HOME/models`, `~/.keras/models` or
-    `/tmp/.keras/models`), and a `FileNotFoundError` says where to put the
-    file when neither has it. Keras' own
-    `keras.applications.InceptionV3(weights="imagenet", include_top=False)`
-    stores it in that cache on a machine with network access.
+    The weights are read from `weights_path`, else from Keras' cache
+    (`$KERAS_HOME/models`, `~/.keras/models` or `/tmp/.keras/models`),
+    else (with `download=True`) fetched through Keras' `get_file` into
+    that cache, as `keras.applications.InceptionV3(weights="imagenet")`
+    does. Offline, a `FileNotFoundError` says where to put the file.
 
     Keras' Inception-v3 is not the TF1 graph of the original FID code, so
     values are comparable with each other, not with published FIDs.
@@ -94,17 +113,27 @@ class InceptionFeatures:
             instead of raising. The features are then meaningless: for tests
             only.
         batch_size: images per forward pass.
+        download: whether to fetch the weights when no local file has
+            them (a 10 s check first, so an offline machine fails fast).
 
     Example:
 
-    >>> extractor = InceptionFeatures()  # needs the weights file
+    >>> extractor = InceptionFeatures()  # the weights file, or online
     >>> extractor(images).shape
     (n, 2048)
     """
 
-    def __init__(self, weights_path=None, allow_random=False, batch_size=50):
+    def __init__(
+        self,
+        weights_path=None,
+        allow_random=False,
+        batch_size=50,
+        download=True,
+    ):
         self.batch_size = positive_int("batch_size", batch_size)
-        self.weights_path = self._find_weights(weights_path, allow_random)
+        self.weights_path = self._find_weights(
+            weights_path, allow_random, download
+        )
         self.model = keras.applications.InceptionV3(
             include_top=False,
             weights=self.weights_path,
@@ -113,7 +142,7 @@ class InceptionFeatures:
         )
 
     @staticmethod
-    def _find_weights(weights_path, allow_random):
+    def _find_weights(weights_path, allow_random, download):
         if weights_path is not None:
             weights_path = os.fspath(weights_path)
             if os.path.isfile(weights_path):
@@ -126,6 +155,12 @@ class InceptionFeatures:
         for candidate in candidates:
             if os.path.isfile(candidate):
                 return candidate
+        why = "download=False"
+        if download:
+            try:
+                return fetch_inception_weights()
+            except Exception as error:  # offline, firewalled, bad hash...
+                why = f"the download failed: {error}"
         if allow_random:
             logger.warning(
                 "InceptionFeatures: no weights file, using random weights "
@@ -133,8 +168,8 @@ class InceptionFeatures:
             )
             return None
         raise FileNotFoundError(
-            "Inception-v3 weights not found, and kgan never downloads them. "
-            f"Put {INCEPTION_WEIGHTS_FILE} (from {INCEPTION_WEIGHTS_URL}) at "
+            f"Inception-v3 weights not found ({why}). Put "
+            f"{INCEPTION_WEIGHTS_FILE} (from {INCEPTION_WEIGHTS_URL}) at "
             f"{candidates[0]}, or pass its path as `weights_path`. Looked "
             f"in: {', '.join(candidates)}"
         )

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import sys
 
 import keras
 import numpy as np
@@ -292,6 +293,21 @@ def checkpoint_on_interrupt(callbacks, out=None):
         ) from None
     except (RunError, distribution.DistributionError):
         raise
+    except BrokenPipeError:
+        # stdout was closed (`| head`): not the run folder. Save and stop as
+        # an interruption; stdout goes to /dev/null so exiting cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with writes_reported(out):
+            path = checkpoint.save() if checkpoint.ready else None
+        raise Interrupted(
+            "the output pipe closed; "
+            + (
+                f"the state is saved in {path}. Run the same command with "
+                "--resume to continue from it."
+                if path
+                else "nothing to save."
+            )
+        ) from None
     except OSError as error:
         raise write_failed(error, out) from None
     except Exception as error:
