@@ -375,3 +375,49 @@ def test_resuming_a_finished_run_trains_and_writes_nothing(tmp_path, capsys):
     )
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+# -- --help -------------------------------------------------------------------
+def help_entries(text):
+    """`{flag line: help lines}` of argparse's help at 80 columns."""
+    entries, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            current = line.strip()
+            entries[current] = int(len(line) > 24 and line[22:24] == "  ")
+        elif current and line.startswith(" " * 24) and line.strip():
+            entries[current] += 1
+        else:
+            current = None
+    return entries
+
+
+@pytest.mark.parametrize("script", ["train_mnist.py", "train_celeba.py"])
+def test_help_is_grouped_by_topic_with_short_helps(script):
+    import os
+    import subprocess
+    import sys
+
+    from helpers.script_helpers import ROOT
+
+    from kgan.recipes import settings
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / script), "--help"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    titles = [
+        line[:-1]
+        for line in result.stdout.splitlines()
+        if line.endswith(":") and not line.startswith(" ")
+    ]
+    assert titles == ["options", *settings.GROUPS]
+    entries = help_entries(result.stdout)
+    assert len(entries) > 40
+    long = {flag: n for flag, n in entries.items() if n > 2}
+    assert long == {}, "help over two lines"
+    # Each default said once: in the flag's help, or appended, not both.
+    for entry in result.stdout.split("\n  -")[1:]:
+        assert entry.count("default") <= 1, entry

@@ -66,6 +66,8 @@ class HelpFormatter(argparse.HelpFormatter):
         if (
             default in (None, False, argparse.SUPPRESS)
             or not action.option_strings
+            # `--no-x` sets a constant; its setting's default is on `--x`.
+            or (action.nargs == 0 and not isinstance(default, bool))
         ):
             return text
         return f"{text} (default: %(default)s)"
@@ -131,17 +133,14 @@ def common_parser(description, exclude=(), **defaults):
             _add_setting(groups[field.metadata["group"]], field, defaults)
     groups[s.DATA].add_argument(
         "--preset", choices=tuple(RUN_PRESETS), metavar="NAME",
-        help="start from one of Su's O-GAN scripts (flags typed as well "
-        "win): " + "; ".join(
-            presets.describe(name).replace("%", "%%") for name in RUN_PRESETS
-        ),
+        help="start from one of Su's O-GAN scripts (flags typed win; "
+        "docs/SCRIPTS.md lists them)",
     )  # fmt: skip
     scale = groups[s.SCALE_OUT]
     scale.add_argument(
         "--distribution", choices=distribution.MODES, default="none",
-        help="data-parallel: one model over every device (TensorFlow: the "
-        "local GPUs; JAX: every device of every process); --batch-size is "
-        "the global batch",
+        help="every local GPU (TensorFlow) or device of every process "
+        "(JAX); --batch-size is global",
     )  # fmt: skip
     scale.add_argument(
         "--join-timeout", type=int, default=120, metavar="SECONDS",

