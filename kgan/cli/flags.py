@@ -132,7 +132,7 @@ def common_parser(description, exclude=(), **defaults):
         if field.metadata["flag"] is True and field.name not in exclude:
             _add_setting(groups[field.metadata["group"]], field, defaults)
     groups[s.DATA].add_argument(
-        "--preset", choices=tuple(RUN_PRESETS), metavar="NAME",
+        "--preset", choices=tuple(RUN_PRESETS),
         help="start from one of Su's O-GAN scripts (flags typed win; "
         "docs/SCRIPTS.md lists them)",
     )  # fmt: skip
