@@ -9,11 +9,19 @@ DCGAN pair and batch, side by side in one run; the table prints ratios.
 - floor:        one plain Keras `fit` step of a model that runs G once, D on
                 the real and the fake batch, and one backward pass over all
                 weights: the least a simultaneous GAN step can cost.
-Extra rows force a formulation: `literal` (Su's formula as written, the
-portable one), `fused` (TensorFlow) and `reversal` (zero-sum losses), to
-show what `"auto"` picks from. `--shared-term` adds a term both networks
-take that reads D(G(z)) (as O-GAN's correlation does): reversal then needs
-a second D pass on the fakes, which is why `"auto"` leaves it.
+Extra rows force a formulation: `literal` (Su's formula as written),
+`fused` (one D pass on the fakes, two gradients) and `reversal` (zero-sum
+losses), to show what `"auto"` picks from.
+
+`--backends tensorflow jax` measures each backend in the same run (each
+child process sets `KERAS_BACKEND`); the `x TF floor` column puts every
+row against TensorFlow's floor of the same round, so the JAX floor against
+TensorFlow's is the backend's own cost and the rest is kgan's. On JAX,
+Keras always compiles the step with XLA (`--xla` applies to TensorFlow).
+
+`--shared-term` adds a term both networks take that reads D(G(z)) (as
+O-GAN's correlation does): reversal then needs a second D pass on the
+fakes, which is why `"auto"` leaves it.
 
 Machines are noisy (this 2-core VM drifts by ~5% between processes), so
 `--rounds R` repeats the whole comparison R times, rotating the order of
@@ -37,11 +45,16 @@ VARIANTS = ("floor", "alternating", "onestep", "literal", "fused")
 EXTRA = ("reversal",)  # ask for it: it needs a zero-sum loss
 
 
-def run_variant(variant, image_size, xla, steps, batch_size, loss, shared):
+def run_variant(
+    variant, image_size, xla, steps, batch_size, loss, shared, networks
+):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import numpy as np
     import tensorflow as tf
+
+    if keras.backend.backend() == "jax":
+        xla = "auto"  # Keras compiles every JAX step
 
     import kgan
     from kgan.training import AlternatingGAN, OneStepGAN
@@ -57,12 +70,27 @@ def run_variant(variant, image_size, xla, steps, batch_size, loss, shared):
             self._start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
+            # JAX dispatches steps asynchronously: wait for this one's
+            # results (reading a logged value) before stopping the clock.
+            for value in (logs or {}).values():
+                np.asarray(value)
             self.durations.append(time.perf_counter() - self._start)
 
     keras.utils.set_random_seed(0)
     z_dim = 128
-    g = kgan.models.dcgan_generator(image_size, channels=3, z_dim=z_dim)
-    d = kgan.models.dcgan_discriminator(image_size, channels=3)
+    if networks == "dcgan":
+        g = kgan.models.dcgan_generator(image_size, channels=3, z_dim=z_dim)
+        d = kgan.models.dcgan_discriminator(image_size, channels=3)
+    elif networks == "resnet":
+        g = kgan.models.resnet_generator(
+            image_size, channels=3, z_dim=z_dim, hierarchical_latent=False
+        )
+        d = kgan.models.resnet_discriminator(image_size, channels=3)
+    else:  # a preset's networks, at its image size (not --sizes)
+        settings = {**kgan.recipes.preset(networks), "channels": 3}
+        config = kgan.recipes.RunConfig(**settings)
+        g, d = kgan.recipes.build_models(config)
+        image_size, z_dim = config.image_size, config.z_dim
     images = np.random.uniform(-1, 1, (batch_size, image_size, image_size, 3))
     images = images.astype("float32")
     jit = "auto" if xla == "auto" else xla == "on"
@@ -145,58 +173,86 @@ def main():
         "--rounds", type=int, default=3,
         help="repeat the comparison, rotating the variants' order",
     )  # fmt: skip
+    parser.add_argument(
+        "--backends", nargs="+", choices=("tensorflow", "jax"),
+        default=[os.environ.get("KERAS_BACKEND", "tensorflow")],
+        help="Keras backends to measure side by side (default: the current)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--networks", default="dcgan",
+        help="dcgan (default), resnet (upsampling, no transposed "
+        "convolutions), or a preset of kgan.recipes.RUN_PRESETS: its "
+        "networks at its image size",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         variant, size, xla = args.child.split(",")
         result = run_variant(
             variant, int(size), xla, args.steps, args.batch_size, args.loss,
-            args.shared_term,
+            args.shared_term, args.networks,
         )  # fmt: skip
         print("RESULT " + json.dumps(result))
         return
 
     print(
-        f"DCGAN pair, batch {args.batch_size}, loss {args.loss}, "
+        f"{args.networks} networks, batch {args.batch_size}, loss {args.loss}, "
         f"{args.steps} timed steps x {args.rounds} rounds, RMSprop"
         f"{', a shared term' if args.shared_term else ''}; "
         f"CPU threads: {os.cpu_count()}"
     )
     header = (
-        f"{'px':>4} {'xla':>4} {'jit':>5} {'variant':>12} {'formulation':>11} "
-        f"{'steps/s':>8} {'x floor time':>18} {'vs alt speed':>18} "
-        f"{'peak MiB':>9} {'vs alt mem':>10}"
+        f"{'px':>4} {'backend':>10} {'xla':>4} {'jit':>5} {'variant':>12} "
+        f"{'formulation':>11} {'steps/s':>8} {'x floor time':>18} "
+        f"{'x TF floor':>18} {'vs alt speed':>18} {'peak MiB':>9} "
+        f"{'vs alt mem':>10}"
     )
     print(header)
+    runs = [
+        (backend, variant)
+        for backend in args.backends
+        for variant in args.variants
+    ]
     for size in args.sizes:
         for xla in args.xla:
             rounds = []
             for r in range(args.rounds):
-                k = r % len(args.variants)
-                order = args.variants[k:] + args.variants[:k]
-                rounds.append({v: _child(v, size, xla, args) for v in order})
-            for variant in args.variants:
-                print(_row(size, xla, variant, rounds), flush=True)
+                k = r % len(runs)
+                order = runs[k:] + runs[:k]
+                rounds.append(
+                    {run: _child(*run, size, xla, args) for run in order}
+                )
+            for run in runs:
+                print(_row(size, xla, run, rounds), flush=True)
 
 
-def _row(size, xla, variant, rounds):
+def _row(size, xla, run, rounds):
     """One table row: medians over rounds, ratios taken within each round."""
-    runs = [r[variant] for r in rounds]
-    speed = median([r["steps_per_s"] for r in runs])
-    peak = median([r["peak_mib"] for r in runs])
-    vs_floor = vs_alt = mem = None
-    if "floor" in rounds[0]:
-        vs_floor = [r["floor"]["steps_per_s"] / r[variant]["steps_per_s"]
-                    for r in rounds]  # fmt: skip
-    if "alternating" in rounds[0]:
-        pairs = list(zip(runs, [r["alternating"] for r in rounds]))
-        vs_alt = [r["steps_per_s"] / a["steps_per_s"] for r, a in pairs]
-        mem = median([r["peak_mib"] / a["peak_mib"] for r, a in pairs])
+    backend, variant = run
+    mine = [r[run] for r in rounds]
+    speed = median([r["steps_per_s"] for r in mine])
+    peak = median([r["peak_mib"] for r in mine])
+    vs_floor = vs_tf = vs_alt = mem = None
+
+    def time_ratio(other):
+        if other not in rounds[0]:
+            return None
+        return [r[other]["steps_per_s"] / r[run]["steps_per_s"] for r in rounds]
+
+    vs_floor = time_ratio((backend, "floor"))
+    if backend != "tensorflow":
+        vs_tf = time_ratio(("tensorflow", "floor"))
+    if (backend, "alternating") in rounds[0]:
+        alt = [r[(backend, "alternating")] for r in rounds]
+        vs_alt = [
+            m["steps_per_s"] / a["steps_per_s"] for m, a in zip(mine, alt)
+        ]
+        mem = median([m["peak_mib"] / a["peak_mib"] for m, a in zip(mine, alt)])
     return (
-        f"{size:>4} {xla:>4} {runs[0]['jit_compile']:>5} {variant:>12} "
-        f"{runs[0]['formulation']:>11} {speed:>8.2f} "
-        f"{_fmt_spread(vs_floor):>18} {_fmt_spread(vs_alt):>18} "
-        f"{peak:>9.0f} {_fmt(mem):>10}"
+        f"{size:>4} {backend:>10} {xla:>4} {mine[0]['jit_compile']:>5} "
+        f"{variant:>12} {mine[0]['formulation']:>11} {speed:>8.2f} "
+        f"{_fmt_spread(vs_floor):>18} {_fmt_spread(vs_tf):>18} "
+        f"{_fmt_spread(vs_alt):>18} {peak:>9.0f} {_fmt(mem):>10}"
     )
 
 
@@ -209,17 +265,23 @@ def _fmt_spread(ratios):
     return f"{median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
-def _child(variant, size, xla, args):
+def _child(backend, variant, size, xla, args):
     cmd = [
         sys.executable, __file__, "--child", f"{variant},{size},{xla}",
         "--steps", str(args.steps), "--batch-size", str(args.batch_size),
         "--loss", args.loss, *(["--shared-term"] * args.shared_term),
+        "--networks", args.networks,
     ]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env=env
+    )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
-    raise RuntimeError(f"{variant} {size}px xla={xla} failed:\n{out.stderr}")
+    raise RuntimeError(
+        f"{backend} {variant} {size}px xla={xla} failed:\n{out.stderr}"
+    )
 
 
 def _fmt(x):

@@ -433,7 +433,7 @@ def test_trainer_with_augment_saves_reloads_and_continues(tmp_path):
 @pytest.mark.parametrize(
     "loss,formulation",
     [
-        pytest.param("hinge", "fused", marks=pytest.mark.tensorflow_only),
+        ("hinge", "fused"),
         ("wgan", "reversal"),
     ],
 )

@@ -84,10 +84,7 @@ def reference_deltas(g, d, data, z, correlation_fn=ref.correlation):
 FORMULATIONS = [
     None,  # the default
     "literal",
-    pytest.param(
-        "fused",
-        marks=pytest.mark.skipif(not TF, reason="fused is TensorFlow-only"),
-    ),
+    "fused",
 ]
 
 

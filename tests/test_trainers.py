@@ -185,7 +185,7 @@ def test_mixed_float16_takes_the_float32_step_to_its_precision(trainer, loss):
 @pytest.mark.parametrize(
     "loss,formulation",
     [
-        pytest.param("hinge", "fused", marks=pytest.mark.tensorflow_only),
+        ("hinge", "fused"),
         ("hinge", "literal"),
         ("wgan", "reversal"),
     ],

@@ -169,7 +169,10 @@ def jax_train_step(model, state, data, step, scale_loss, apply):
     `update(optimizer, variables, terms)` to run `terms()` (whose first
     output is a loss) and update `variables` with its gradient:
     `scale_loss(loss)` is differentiated, `apply(optimizer, grads,
-    variables)` applies the gradients.
+    variables)` applies the gradients. With `parts` (lists of variables),
+    the first output of `terms()` is one loss per part, and each part's
+    variables take the gradient of their own loss: one forward pass, one
+    vector-Jacobian product per part (`part_gradients`).
     """
     import jax
 
@@ -188,9 +191,9 @@ def jax_train_step(model, state, data, step, scale_loss, apply):
         )
     position = {id(v): i for i, v in enumerate(variables)}
 
-    def update(optimizer, trainable, terms):
+    def update(optimizer, trainable, terms, parts=None):
         # `terms()` runs in a scope of its own in which `trainable` hold the
-        # traced arguments of `jax.value_and_grad`; what it writes (moving
+        # traced arguments of the differentiation; what it writes (moving
         # statistics, noise states) goes on to the step's scope.
         now = [v.value for v in variables]
 
@@ -201,22 +204,61 @@ def jax_train_step(model, state, data, step, scale_loss, apply):
             mapping = list(zip(variables, current))
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 outputs = terms()
-                loss = scale_loss(outputs[0])
+                if parts is None:
+                    loss = scale_loss(outputs[0])
+                else:
+                    loss = tuple(scale_loss(part) for part in outputs[0])
             written = [scope.get_current_value(v) for v in variables]
             return loss, (outputs, written)
 
         start = [now[position[id(v)]] for v in trainable]
-        (_, (outputs, written)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True
-        )(start)
+        if parts is None:
+            (_, (outputs, written)), grads = jax.value_and_grad(
+                loss_fn, has_aux=True
+            )(start)
+        else:
+            losses, vjp, (outputs, written) = jax.vjp(
+                loss_fn, start, has_aux=True
+            )
+            grads = part_gradients(vjp, losses, trainable, parts)
+        # As Keras' JAX trainer: only the non-trainable state the forward
+        # pass wrote is kept (spectral normalisation's write of its kernel
+        # is not), and the optimizer steps from the values before it.
         for v, value in zip(variables, written):
-            v.assign(value)
+            if not v.trainable:
+                v.assign(value)
         apply(optimizer, grads, trainable)
         return outputs
 
     with keras.StatelessScope(state_mapping=list(zip(variables, values))) as s:
         logs = step(data, update)
     return logs, tuple([s.get_current_value(v) for v in g] for g in groups)
+
+
+def part_gradients(vjp, losses, trainable, parts):
+    """The gradient of `losses[k]` for the variables of `parts[k]`.
+
+    `vjp` is `jax.vjp`'s pullback of `trainable -> losses`: one pullback per
+    loss, with a one-hot cotangent, from the one forward pass. Inside the
+    jitted step XLA drops what each pullback computes and no part reads
+    (D's weight gradients of G's loss, and G's of D's).
+    """
+    from jax import numpy as jnp
+
+    index = {id(v): i for i, v in enumerate(trainable)}
+    grads = [None] * len(trainable)
+    for k, part in enumerate(parts):
+        cotangent = tuple(
+            jnp.ones_like(loss) if j == k else jnp.zeros_like(loss)
+            for j, loss in enumerate(losses)
+        )
+        (pulled,) = vjp(cotangent)
+        for v in part:
+            grads[index[id(v)]] = pulled[index[id(v)]]
+    missing = [v.path for v, g in zip(trainable, grads) if g is None]
+    if missing:
+        raise ValueError(f"No part holds the variables {missing}.")
+    return grads
 
 
 # -- loss scaling (mixed_float16) -------------------------------------------

@@ -25,13 +25,14 @@ same objective, chosen once, at construction:
   d_loss), so the generator's gradient is D's reversed: one D pass on the
   fakes behind a gradient-reversal identity (scaled by lambda) is exact,
   and the bracket is identically zero. Runs at the cost of a plain step.
-- `"fused"` (TensorFlow): one D pass on `G(z)`, one tape, two gradients:
-  D's weights take the gradient of the D terms, G's that of the G terms.
+- `"fused"`: one D pass on `G(z)` and two gradients of it: D's weights
+  take the gradient of the D terms, G's that of the G terms (TensorFlow:
+  one tape, two `gradient` calls; JAX: two pullbacks of one `jax.vjp`).
   Measured fastest on TensorFlow, with and without XLA
   (benchmarks/train_step.py).
 
-`"auto"` picks reversal for zero-sum losses, else fused on TensorFlow,
-else literal.
+`"auto"` picks reversal for zero-sum losses, else fused (on both
+backends: `resolve_formulation` has the measurements).
 """
 
 import keras
@@ -40,6 +41,9 @@ from keras import ops
 from kgan._checks import non_negative_number
 from kgan.training._base import GANTrainer
 from kgan.training.keras_contracts import (
+    apply_with_loss_scaling,
+    jax_train_step,
+    loss_scaler,
     network_optimizers,
     scale_for_replicas,
     split_optimizer,
@@ -71,7 +75,7 @@ class OneStepGAN(GANTrainer):
             `compile(g_optimizer=...)` with another learning rate (TTUR).
             Default 1.
         formulation: `"auto"`, `"literal"`, `"reversal"` (zero-sum losses)
-            or `"fused"` (TensorFlow): see the module docstring. All give
+            or `"fused"`: see the module docstring. All give
             the same update.
         regularizers, instance_noise, augment, seed: see `GANTrainer`.
 
@@ -224,6 +228,8 @@ class OneStepGAN(GANTrainer):
         # Keras hands `fit`'s batch over as (x, y); the whole batch, labels
         # included, is the input of the GAN's forward pass, so it goes in x.
         *state, data = args
+        if self.active_formulation == "fused" and state:
+            return self._fused_jax_train_step(*state, data)
         if self.active_formulation == "fused":
             return self._fused_train_step(data)
         return super().train_step(*state, (data,))
@@ -256,6 +262,41 @@ class OneStepGAN(GANTrainer):
         self.track(objective, out)
         return self.get_metrics_result()
 
+    def _fused_jax_train_step(self, state, data):
+        """The fused step on JAX: Keras' `(logs, state)` from `state`.
+
+        One forward pass; `jax.vjp` pulls back `d_total` to D's weights and
+        `g_total` to G's (`keras_contracts.part_gradients`); one optimizer
+        update of both, as the TensorFlow fused step.
+        """
+        scaler = loss_scaler(self.optimizer)
+
+        def scale(loss):
+            loss = scale_for_replicas(loss)
+            return loss if scaler is None else scaler.scale_loss(loss)
+
+        def apply(optimizer, grads, variables):
+            inner = optimizer if scaler is None else scaler.inner_optimizer
+            apply_with_loss_scaling(scaler, inner, grads, variables)
+
+        def step(data, update):
+            parts = (
+                self.discriminator.trainable_variables,
+                self.generator.trainable_variables,
+            )
+
+            def terms():
+                out = self(data, training=True)
+                objective = self.objective(out, self.unpack(data)[1])
+                # The trackers' writes leave the pass as non-trainable state.
+                self.track(objective, out)
+                return ((objective.d_total, objective.g_total),)
+
+            update(self.optimizer, self.trainable_variables, terms, parts)
+            return self.get_metrics_result()
+
+        return jax_train_step(self, state, data, step, scale, apply)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -267,15 +308,15 @@ class OneStepGAN(GANTrainer):
 def resolve_formulation(formulation, zero_sum, reads_generator_view=False):
     """The formulation `formulation` stands for, checked; `"auto"` resolved.
 
-    Measured (benchmarks/train_step.py, CPU, 32 px): the fused step is the
-    fastest exact form for non-zero-sum losses on TensorFlow, with XLA
-    (1.27x the floor vs literal's 1.36x) and without (1.10x vs 1.24x).
-    Reversal runs at the floor wherever it applies, unless a term of G's
-    own or a shared one reads D's outputs (`reads_generator_view`): it
-    then runs D twice on the fakes, like literal, and "auto" picks as for
-    a loss that is not zero-sum.
+    Measured (benchmarks/train_step.py, 2-core CPU, 32 px, batch 64): the
+    fused step is the fastest exact form for non-zero-sum losses on both
+    backends: TensorFlow 1.01x the floor (literal 1.20x), with XLA too;
+    JAX on the ResNet pair 1.05x the floor (literal 1.33x). Reversal runs
+    at the floor wherever it applies, unless a term of G's own or a shared
+    one reads D's outputs (`reads_generator_view`): it then runs D twice on
+    the fakes, like literal, and "auto" picks as for a loss that is not
+    zero-sum.
     """
-    tensorflow = keras.backend.backend() == "tensorflow"
     if formulation not in FORMULATIONS:
         raise ValueError(
             f"`formulation` must be one of {FORMULATIONS}. "
@@ -286,16 +327,11 @@ def resolve_formulation(formulation, zero_sum, reads_generator_view=False):
             "`formulation='reversal'` needs a zero-sum loss (WGAN): use "
             "'auto' or 'literal' for this loss."
         )
-    if formulation == "fused" and not tensorflow:
-        raise ValueError(
-            "`formulation='fused'` needs the TensorFlow backend: use 'auto' "
-            f"or 'literal' on {keras.backend.backend()}."
-        )
     if formulation != "auto":
         return formulation
     if zero_sum and not reads_generator_view:
         return "reversal"
-    return "fused" if tensorflow else "literal"
+    return "fused"
 
 
 def _overrides(trainer, *names):

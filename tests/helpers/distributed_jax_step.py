@@ -57,9 +57,14 @@ def models(output_dim=1, batch_norm=True, spectral_norm=False):
 
 
 def build(case):
-    """The compiled trainer of `case` (built inside the caller's scope)."""
-    if case == "onestep-hinge":  # literal on JAX; BN in G and D
-        gan = OneStepGAN(*models(), loss="hinge", seed=1)
+    """The compiled trainer of `case` (built inside the caller's scope);
+    a `-fused` suffix asks for the fused formulation."""
+    fused = case.endswith("-fused")
+    case = case.removesuffix("-fused")
+    # "auto" is fused (non-zero-sum losses): the plain cases check literal.
+    f = {"formulation": "fused" if fused else "literal"}
+    if case == "onestep-hinge":  # BN in G and D
+        gan = OneStepGAN(*models(), loss="hinge", seed=1, **f)
         gan.compile(sgd())
     elif case == "onestep-wgan-gp":  # reversal; penalty with random mixes
         gan = OneStepGAN(
@@ -67,7 +72,7 @@ def build(case):
             loss="wgan",
             regularizers=[GradientPenalty(10.0)],
             seed=1,
-        )
+        )  # reversal
         gan.compile(sgd())
     elif case == "onestep-sn-ortho-ttur-ema":
         gan = OneStepGAN(
@@ -75,6 +80,7 @@ def build(case):
             loss="ns",
             regularizers=[OrthogonalRegularization(1e-3)],
             seed=1,
+            **f,
         )
         gan.compile(
             sgd(), g_optimizer=keras.optimizers.SGD(0.02), ema_momentum=0.9
@@ -83,11 +89,11 @@ def build(case):
         gan = AlternatingGAN(*models(), loss="hinge", seed=1)
         gan.compile(sgd(), keras.optimizers.SGD(0.02), ema_momentum=0.9)
     elif case == "ogan":
-        gan = OGAN(*models(output_dim=Z_DIM), seed=1)
+        gan = OGAN(*models(output_dim=Z_DIM), seed=1, **f)
         gan.compile(sgd(), ema_momentum=0.9)
     elif case == "mixed-precision":
         keras.config.set_dtype_policy("mixed_float16")
-        gan = OneStepGAN(*models(), loss="hinge", seed=1)
+        gan = OneStepGAN(*models(), loss="hinge", seed=1, **f)
         gan.compile(sgd())
     else:
         raise SystemExit(f"unknown case {case}")
