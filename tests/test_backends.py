@@ -38,9 +38,9 @@ def test_jax_backend_builds_and_trains():
                       r"finite=(\w+) keys=(\S+)", results)  # fmt: skip
     assert match, results
     formulation, moved, total, finite, keys = match.groups()
-    assert formulation == "literal"  # Keras' own train_step does the update
+    assert formulation == "fused"  # "auto" on JAX: kgan's stateless step
     assert int(moved) >= int(total) - 1 and finite == "True"
     assert {"d_loss", "g_loss", "real_score", "fake_score"} <= set(
         keys.split(",")
     )
-    assert re.search(r"ogan formulation=literal z_corr=\S+", results)
+    assert re.search(r"ogan formulation=fused z_corr=\S+", results)

@@ -79,6 +79,7 @@ def run_tool(*args):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only  # the command's plumbing; the library is tested
 def test_export_command_is_quiet_and_its_errors_one_line(
     conditional_generator, tmp_path
 ):

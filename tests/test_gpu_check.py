@@ -34,9 +34,17 @@ def test_quick_cpu_run_fills_every_section(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     results = json.loads((tmp_path / "gpu.json").read_text())
     rows = results["rows"]
+    memory = [r for r in rows if r["check"] == "memory"]
+    rows = [r for r in rows if r["check"] != "memory"]
     for row in rows:
         assert row["image_size"] == 32 and "error" not in row, row
         assert math.isfinite(row["images_per_s"]) and row["images_per_s"] > 0
+    # The presets' peak memory: the CPU smoke measures the default MNIST
+    # run at its batch (resident growth; a GPU reports its device's peak).
+    assert [(r["run"], r["batch"], r["where"]) for r in memory] == [
+        ("mnist_default", 64, "RSS")
+    ]
+    assert memory[0]["peak"] > 2**20 and "GiB at batch 64" in out.stdout
 
     steps = {(r["run"], r["xla"]) for r in rows if r["check"] == "train step"}
     variants = ("floor", "alternating", "onestep")

@@ -33,8 +33,8 @@ LEGS = {
         [
             "keras==3.15.0",
             "tensorflow==2.18.1",
-            "jax==0.4.30",
-            "jaxlib==0.4.30",
+            "jax==0.5.3",
+            "jaxlib==0.5.3",
         ],
         True,
     ),

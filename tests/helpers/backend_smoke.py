@@ -1,8 +1,8 @@
 """Run as a script under another Keras backend (KERAS_BACKEND=jax ...).
 
-Builds every kgan generator family and trains a small one-step GAN (the
-portable "literal" formulation, through Keras' own `train_step`) and an O-GAN
-("literal") for a few steps. Prints RESULT lines the test reads.
+Builds every kgan generator family and trains a small one-step GAN and an
+O-GAN ("auto": the fused formulation, kgan's stateless JAX step) for a few
+steps. Prints RESULT lines the test reads.
 """
 
 import os
