@@ -49,6 +49,9 @@ setup(
         "imageio",
     ],
     extras_require=EXTRAS,
+    entry_points={
+        "console_scripts": ["kgan-export-samples = kgan.export_samples:run"]
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3.11",

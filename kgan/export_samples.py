@@ -1,7 +1,7 @@
 """Writes samples of a saved generator as PNG files, for standard FID tools.
 
     python -m kgan.export_samples runs/mnist/generator.keras --out samples \\
-        --count 10000 --seed 0
+        --count 10000 --seed 0     # or: kgan-export-samples ...
 
 Then, with the field's tools (kgan does not install them):
 
@@ -14,7 +14,6 @@ FIDs; these tools' numbers are. See `kgan.sampling.export_samples`.
 
 import argparse
 import os
-import sys
 
 os.environ.setdefault("KGAN_QUIET_START", "1")
 
@@ -94,5 +93,10 @@ def main(argv=None):
     print(f"wrote {len(paths)} images to {args.out}")
 
 
+def run():
+    """The `kgan-export-samples` command: the exit status of `main`."""
+    return cli.outcome(main)[0]
+
+
 if __name__ == "__main__":
-    sys.exit(cli.outcome(main)[0])
+    raise SystemExit(run())
