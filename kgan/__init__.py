@@ -9,9 +9,7 @@ __version__ = "0.1.0"
 
 from kgan import _environment, _quiet  # noqa: E402
 
-_environment.check_python()
-if "KERAS_BACKEND" in _environment.os.environ:
-    _environment.check_backend(_environment.os.environ["KERAS_BACKEND"])
+_environment.check_before_keras()
 
 if _quiet.requested():
     _quiet.set_log_level(no_gpu=_environment.no_nvidia_device())

@@ -42,6 +42,15 @@ def check_python(version_info=None):
         )
 
 
+def check_before_keras():
+    """The checks that must run before Keras is imported: the Python, and
+    the backend `KERAS_BACKEND` asks for (Keras' own import fails with a
+    traceback when that backend's package is missing)."""
+    check_python()
+    if "KERAS_BACKEND" in os.environ:
+        check_backend(os.environ["KERAS_BACKEND"])
+
+
 def check_keras(keras_version, backend):
     """Raises `UnsupportedEnvironment` on an old Keras or another backend."""
     if version_tuple(keras_version)[:2] < MIN_KERAS:
