@@ -10,6 +10,7 @@ The lock and resume tests also run in the JAX tier, on JAX.
 import json
 import signal
 import time
+from pathlib import Path
 
 import keras
 import pytest
@@ -110,3 +111,33 @@ def test_a_killed_run_resumes_and_its_lock_is_taken_over(tmp_path):
     assert steps[-1] == step + 2 and steps == sorted(set(steps))
     assert checkpoint_step(out) == step + 2
     assert (out / "generator.keras").exists()
+
+
+# -- a closed stdout (`| head`) is an interruption, not a failed write -------
+def test_a_closed_output_pipe_saves_and_stops_as_an_interruption(tmp_path):
+    out = tmp_path / "run"
+    run = start_mnist(
+        *TINY, "--steps", "400", "--checkpoint-every", "200", "--out", out
+    )
+    # The last line before `fit`; Keras' next line ("Epoch 1/2") fails.
+    for line in run.stdout:
+        if line.startswith("generator "):
+            break
+    run.stdout.close()  # the reader goes away, as `| head -3` does
+    stderr = run.stderr.read()
+    code = run.wait(timeout=300)
+    lines = stderr.strip().splitlines()
+    assert code == 130 and len(lines) == 1, stderr[-2000:]
+    assert lines[0].startswith("error: the output pipe closed; the state is")
+    assert "--resume" in lines[0] and "could not write" not in lines[0]
+    saved = lines[0].split("the state is saved in ")[1].split(". Run")[0]
+    assert Path(saved).is_file() and checkpoint_step(out) in (0, 200)
+
+    # Closed before training: one line too, and nothing to resume.
+    early = start_mnist(*TINY, "--steps", "4", "--out", tmp_path / "early")
+    early.stdout.close()
+    stderr = early.stderr.read()
+    assert early.wait(timeout=300) == 1, stderr[-2000:]
+    assert stderr.strip().splitlines() == [
+        "error: the output pipe closed before training started; stopped."
+    ]
