@@ -125,6 +125,7 @@ def code_lines(text):
     """Indented code lines, lines of ``` fences other than python, and
     inline `code` spans (which prose may wrap)."""
     text = text.replace("\\\n", " ")
+    text = text.replace("\\|", "|")  # a pipe escaped in a Markdown table
     lines = []
     fences = r"^```([^\n]*)\n(.*?)^```"
     for match in re.finditer(fences, text, re.S | re.M):
