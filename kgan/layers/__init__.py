@@ -12,6 +12,7 @@ from kgan.layers.conditional_batch_normalization import (
 from kgan.layers.diff_augment import DiffAugment
 from kgan.layers.equalized_conv2d import EqualizedConv2D
 from kgan.layers.equalized_dense import EqualizedDense
+from kgan.layers.fast_conv2d_transpose import FastConv2DTranspose
 from kgan.layers.latent_average import LatentAverage
 from kgan.layers.latent_resample import LatentResample
 from kgan.layers.latent_split import LatentSplit
@@ -34,6 +35,7 @@ __all__ = [
     "DiffAugment",
     "EqualizedConv2D",
     "EqualizedDense",
+    "FastConv2DTranspose",
     "LatentAverage",
     "LatentResample",
     "LatentSplit",

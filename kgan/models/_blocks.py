@@ -24,6 +24,7 @@ from kgan.layers.conditional_batch_normalization import (
     ConditionalBatchNormalization,
 )
 from kgan.layers.equalized_conv2d import EqualizedConv2D
+from kgan.layers.fast_conv2d_transpose import FastConv2DTranspose
 from kgan.layers.self_modulated_batch_normalization import (
     SelfModulatedBatchNormalization,
 )
@@ -127,14 +128,15 @@ def to_image(
         channels: image channels (1 or 3).
         kernel_size: the convolution's kernel size.
         strides: its stride; 2 with `transposed=True` is DCGAN's last deconv.
-        transposed: `Conv2DTranspose` instead of `Conv2D`.
+        transposed: `FastConv2DTranspose` (Keras' `Conv2DTranspose`, fast
+            to differentiate on JAX) instead of `Conv2D`.
         kernel_initializer: the convolution's kernel initializer.
         name: prefix of the layer names, `{name}_conv` and `{name}_tanh`.
 
     Returns:
         images in [-1, 1], `(batch, H * strides, W * strides, channels)`.
     """
-    conv = keras.layers.Conv2DTranspose if transposed else keras.layers.Conv2D
+    conv = FastConv2DTranspose if transposed else keras.layers.Conv2D
     x = conv(
         channels,
         kernel_size,
