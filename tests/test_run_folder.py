@@ -97,7 +97,7 @@ CASES = {
     "steps": ({}, {"steps": 5}),
     "batch_size": ({}, {"batch_size": 16}),
     "seed": ({}, {"seed": 3}),
-    "xla": ({}, {"xla": "auto"}),
+    "xla": ({}, {"xla": "off"}),
     "out": ({}, {"out": "elsewhere"}),
     "data": ({}, {"data": "elsewhere"}),
     "crop": ({}, {"crop": "celeba"}),

@@ -241,8 +241,9 @@ class RunConfig(DerivedSettings):
         checkpoint=lambda c: c.ema_scope if c.ema is not None else None,
     )  # fmt: skip
     xla: str = setting(
-        "off", "XLA compilation (off is fastest on a CPU)", s.SCHEDULE,
-        choices=_jit,
+        "auto", "XLA (auto: Keras' choice, off for TensorFlow on a CPU; "
+        "off on JAX runs op by op)",
+        s.SCHEDULE, choices=_jit,
     )  # fmt: skip
     mixed_precision: bool = setting(
         False, "mixed_float16 (for GPUs)", s.SCHEDULE
