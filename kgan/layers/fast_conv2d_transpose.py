@@ -84,8 +84,7 @@ class FastConv2DTranspose(keras.layers.Conv2DTranspose):
     adjoint of a strided convolution `C_k`, so its kernel gradient is
     `d/dk <x, C_k(g)>`, the strided convolution's own kernel gradient,
     which XLA's CPU backend runs ~25-40x faster than the input-dilated
-    convolution autodiff would use (measured in
-    `tests/test_fast_conv2d_transpose.py`'s benchmark note and
+    convolution autodiff would use (`benchmarks/conv_transpose.py`,
     docs/PERFORMANCE.md). The values agree with autodiff's to float
     rounding, to any order of differentiation in reverse mode (the backward
     pass is itself JAX code). Forward-mode autodiff (`jax.jvp`) of the layer
