@@ -15,8 +15,8 @@ backend runs ~25-40x slower than the strided convolution's kernel gradient
 that convolution (docs/PERFORMANCE.md). On JAX, `conv_transpose` below
 differentiates through the adjoint instead, using only JAX's own autodiff
 of `keras.ops.conv_transpose` (no padding arithmetic of its own), so both
-gradients are the same numbers up to float rounding. Other backends call
-`keras.ops.conv_transpose` unchanged.
+gradients are the same numbers up to float rounding. On other backends
+the layer is Keras' `Conv2DTranspose.call` unchanged.
 """
 
 import functools
@@ -25,14 +25,12 @@ import keras
 
 
 def conv_transpose(inputs, kernel, **options):
-    """`keras.ops.conv_transpose(inputs, kernel, **options)`, same values;
-    on JAX its kernel gradient goes through the adjoint convolution.
+    """`keras.ops.conv_transpose(inputs, kernel, **options)` on JAX, the same
+    values, with its kernel gradient taken through the adjoint convolution.
 
     `options` are `keras.ops.conv_transpose`'s keyword arguments (strides,
     padding, output_padding, data_format, dilation_rate).
     """
-    if keras.backend.backend() != "jax":
-        return keras.ops.conv_transpose(inputs, kernel, **options)
     frozen = tuple(sorted((key, _hashable(value)) for key, value in options.items()))
     convert = keras.ops.convert_to_tensor  # a Variable reads its (cast) value
     return _jax_conv_transpose(frozen)(convert(inputs), convert(kernel))
@@ -117,6 +115,8 @@ class FastConv2DTranspose(keras.layers.Conv2DTranspose):
     """
 
     def call(self, inputs):
+        if keras.backend.backend() != "jax":
+            return super().call(inputs)  # Keras' own layer, unchanged
         outputs = conv_transpose(
             inputs,
             self.kernel,
